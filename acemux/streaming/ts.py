@@ -1,0 +1,100 @@
+"""MPEG-TS facts the proxy needs: packet alignment, null packets and join points.
+
+Work is done on whole chunks with C-speed bytes methods (find, slicing) rather
+than a Python loop per packet: the reader runs this on every chunk it reads.
+"""
+
+from __future__ import annotations
+
+PACKET_SIZE = 188
+SYNC_BYTE = 0x47
+NULL_PID = 0x1FFF
+PAT_PID = 0x0000
+
+# A null packet: PID 0x1FFF, payload only, CC 0, stuffed with 0xFF. Decoders drop
+# it; players and IPTV servers see bytes flowing and keep the connection.
+NULL_PACKET = bytes([SYNC_BYTE, 0x1F, 0xFF, 0x10]) + b"\xff" * (PACKET_SIZE - 4)
+
+# Header bytes 1..2 of a packet that starts a PAT section: PUSI set, PID 0.
+_PAT_START = b"\x40\x00"
+
+
+def null_packets(count: int) -> bytes:
+    return NULL_PACKET * count
+
+
+def packet_pid(packet: bytes | memoryview, offset: int = 0) -> int:
+    return ((packet[offset + 1] & 0x1F) << 8) | packet[offset + 2]
+
+
+def is_aligned(data: bytes) -> bool:
+    """True when `data` is whole packets, each starting with the sync byte."""
+    if len(data) % PACKET_SIZE:
+        return False
+    return data[::PACKET_SIZE].count(SYNC_BYTE) == len(data) // PACKET_SIZE
+
+
+def find_pat_offsets(chunk: bytes) -> list[int]:
+    """Offsets of the packets in an aligned chunk that start a PAT section."""
+    offsets: list[int] = []
+    pos = chunk.find(_PAT_START, 1)
+    while pos != -1:
+        start = pos - 1
+        if start % PACKET_SIZE == 0 and chunk[start] == SYNC_BYTE:
+            offsets.append(start)
+            pos = chunk.find(_PAT_START, start + PACKET_SIZE + 1)
+        else:
+            pos = chunk.find(_PAT_START, pos + 1)
+    return offsets
+
+
+class PacketAligner:
+    """Turns an arbitrary byte stream into whole, sync-checked 188-byte packets.
+
+    Keeps the partial packet at the end of each read for the next one. When the
+    sync byte is not where it should be (garbage, or a connection that started
+    mid-packet) it skips to the next offset where two consecutive sync bytes
+    line up, so clients only ever receive whole packets.
+    """
+
+    __slots__ = ("_tail", "dropped_bytes")
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self.dropped_bytes = 0
+
+    def reset(self) -> None:
+        """Forget the partial packet (a new upstream connection starts afresh)."""
+        self.dropped_bytes += len(self._tail)
+        self._tail = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """Return the whole packets that `data` completes (possibly b"")."""
+        buf = self._tail + data if self._tail else data
+        if len(buf) < PACKET_SIZE:
+            self._tail = buf
+            return b""
+        end = len(buf) - len(buf) % PACKET_SIZE
+        if buf[0:end:PACKET_SIZE].count(SYNC_BYTE) == end // PACKET_SIZE:
+            self._tail = buf[end:]
+            return buf if end == len(buf) else buf[:end]
+        return self._resync(buf)
+
+    def _resync(self, buf: bytes) -> bytes:
+        out: list[bytes] = []
+        pos = 0
+        n = len(buf)
+        while n - pos >= PACKET_SIZE:
+            if buf[pos] == SYNC_BYTE and (
+                pos + PACKET_SIZE >= n or buf[pos + PACKET_SIZE] == SYNC_BYTE
+            ):
+                out.append(buf[pos : pos + PACKET_SIZE])
+                pos += PACKET_SIZE
+                continue
+            nxt = buf.find(SYNC_BYTE, pos + 1)
+            if nxt == -1:
+                nxt = n
+            self.dropped_bytes += nxt - pos
+            pos = nxt
+        self._tail = buf[pos:]
+        return b"".join(out)
