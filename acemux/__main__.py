@@ -1,0 +1,5 @@
+import sys
+
+from acemux.cli import main
+
+sys.exit(main())

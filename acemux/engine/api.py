@@ -1,0 +1,164 @@
+"""A typed client for one AceStream engine's HTTP API: getstream, playback, stop, version.
+
+Every request carries `Accept-Encoding: identity` (the stream must reach acemux
+byte for byte) and has an explicit timeout. API calls share a small bounded
+pool; playback connections are long-lived, so they get a pool of their own and
+cannot starve getstream/stop calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from acemux.config import Settings
+from acemux.errors import EngineError, EngineTimeout, EngineUnavailable
+
+log = logging.getLogger(__name__)
+
+IDENTITY_HEADERS = {"Accept-Encoding": "identity"}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """What the engine returned for one playback session, URLs pointed at the engine."""
+
+    playback_url: str
+    stat_url: str
+    command_url: str
+    infohash: str
+    playback_session_id: str
+
+
+class EngineClient:
+    def __init__(self, settings: Settings, base_url: str | None = None) -> None:
+        self.base_url = (base_url or settings.engine).rstrip("/")
+        self._settings = settings
+        self._api: aiohttp.ClientSession | None = None
+        self._streams: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        s = self._settings
+        self._api = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=s.engine_pool_limit,
+                limit_per_host=s.engine_pool_limit,
+                keepalive_timeout=30.0 if s.engine_keepalive else None,
+                force_close=s.engine_keepalive == 0,
+            ),
+            headers=IDENTITY_HEADERS,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(
+                total=s.engine_api_timeout, sock_connect=s.engine_connect_timeout
+            ),
+        )
+        # One long-lived connection per channel; bounded by the channel limit.
+        self._streams = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=s.max_channels, limit_per_host=s.max_channels, force_close=True
+            ),
+            headers=IDENTITY_HEADERS,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=s.engine_connect_timeout, sock_read=None
+            ),
+        )
+
+    async def close(self) -> None:
+        for session in (self._api, self._streams):
+            if session is not None:
+                await session.close()
+        self._api = self._streams = None
+
+    # -- API calls -------------------------------------------------------------
+
+    async def start_stream(self, selector: dict[str, str], extra: dict[str, str]) -> StreamInfo:
+        """Ask the engine for a new playback session (a fresh pid, so it is ours alone)."""
+        params = {**extra, **selector, "format": "json", "pid": uuid.uuid4().hex}
+        body = await self._get_json("/ace/getstream", params)
+        if body.get("error") or not isinstance(body.get("response"), dict):
+            raise EngineError(f"engine error: {body.get('error') or 'empty response'}")
+        resp = body["response"]
+        try:
+            return StreamInfo(
+                playback_url=self.rebase(resp["playback_url"]),
+                stat_url=self.rebase(resp["stat_url"]),
+                command_url=self.rebase(resp["command_url"]),
+                infohash=str(resp.get("infohash") or ""),
+                playback_session_id=str(resp.get("playback_session_id") or ""),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise EngineError(f"engine returned an unusable getstream answer: {err}") from err
+
+    async def stop(self, command_url: str) -> bool:
+        """Tell the engine to stop a session. Never raises: the session may be gone already."""
+        try:
+            async with asyncio.timeout(self._settings.stop_timeout):
+                body = await self._get_json(command_url, {"method": "stop"})
+        except (TimeoutError, EngineUnavailable, EngineError, EngineTimeout) as err:
+            log.info("stop at %s failed: %s", command_url, err)
+            return False
+        if body.get("error"):
+            log.info("engine refused stop: %s", body.get("error"))
+            return False
+        return True
+
+    async def version(self) -> dict:
+        body = await self._get_json("/webui/api/service", {"method": "get_version"})
+        result = body.get("result")
+        if not isinstance(result, dict):
+            raise EngineError(f"engine error: {body.get('error') or 'no version'}")
+        return result
+
+    async def open_playback(self, playback_url: str) -> aiohttp.ClientResponse:
+        """Open the stream; the engine may withhold headers while it prebuffers."""
+        assert self._streams is not None, "EngineClient.open() was not called"
+        try:
+            async with asyncio.timeout(self._settings.prebuffer_timeout):
+                resp = await self._streams.get(playback_url)
+        except TimeoutError as err:
+            raise EngineTimeout("engine sent no stream before the prebuffer timeout") from err
+        except aiohttp.ClientError as err:
+            raise EngineUnavailable(f"engine unreachable: {err}") from err
+        if resp.status != 200:
+            resp.release()
+            raise EngineError(f"engine answered HTTP {resp.status} for the stream")
+        return resp
+
+    # -- helpers ---------------------------------------------------------------
+
+    def rebase(self, url: str) -> str:
+        """Point an engine-returned URL at this engine's configured address.
+
+        Engines in containers report hosts only valid inside them, so only the
+        path and query are kept; the host is never taken from the answer.
+        """
+        parts = urlsplit(url)
+        if not parts.path.startswith("/"):
+            raise ValueError(f"not an absolute URL: {url!r}")
+        base = urlsplit(self.base_url)
+        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+    async def _get_json(self, path_or_url: str, params: dict[str, str]) -> dict:
+        assert self._api is not None, "EngineClient.open() was not called"
+        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        try:
+            async with self._api.get(url, params=params) as resp:
+                text = await resp.text()
+        except TimeoutError as err:
+            raise EngineTimeout(f"engine did not answer within {self._settings.engine_api_timeout:g} s") from err
+        except aiohttp.ClientError as err:
+            raise EngineUnavailable(f"engine unreachable: {err}") from err
+        try:
+            body = json.loads(text)
+        except ValueError as err:
+            raise EngineError(f"engine answered HTTP {resp.status} with non-JSON body") from err
+        if not isinstance(body, dict):
+            raise EngineError("engine answered with unexpected JSON")
+        return body

@@ -1,0 +1,57 @@
+"""acemux's one exception tree. Each error knows its HTTP status and JSON code;
+the web layer turns any of them into `{"error": {"code", "message"}}` in one place.
+"""
+
+from __future__ import annotations
+
+
+class AcemuxError(Exception):
+    status = 500
+    code = "internal_error"
+    retry_after: int | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AcemuxError):
+    status = 400
+    code = "bad_request"
+
+
+class NotFound(AcemuxError):
+    status = 404
+    code = "not_found"
+
+
+class EngineError(AcemuxError):
+    """The engine answered, with an error of its own (e.g. failed to load content)."""
+
+    status = 502
+    code = "engine_error"
+
+
+class EngineUnavailable(AcemuxError):
+    """The engine could not be reached."""
+
+    status = 503
+    code = "engine_unavailable"
+    retry_after = 5
+
+
+class EngineTimeout(AcemuxError):
+    status = 504
+    code = "engine_timeout"
+
+
+class LimitReached(AcemuxError):
+    status = 503
+    code = "limit_reached"
+    retry_after = 10
+
+
+class ShuttingDown(AcemuxError):
+    status = 503
+    code = "shutting_down"
+    retry_after = 5

@@ -1,0 +1,94 @@
+"""The one registry of live channels: content key -> ChannelSession.
+
+Requests, the status API, metrics and shutdown all read this same registry, so
+they cannot disagree about what is playing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from acemux.config import Settings
+from acemux.engine.api import EngineClient
+from acemux.errors import LimitReached, ShuttingDown
+from acemux.streaming.key import ChannelKey
+from acemux.streaming.session import ChannelSession
+
+log = logging.getLogger(__name__)
+
+
+class ChannelRegistry:
+    def __init__(self, settings: Settings, engine: EngineClient) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._channels: dict[ChannelKey, ChannelSession] = {}
+        self._closing: set[ChannelSession] = set()
+        self._shutting_down = False
+
+    @asynccontextmanager
+    async def channel(self, key: ChannelKey) -> AsyncIterator[ChannelSession]:
+        """Hold a started channel for the body: shared with every other request for it.
+
+        The first request creates the channel and its engine session; later ones
+        reuse it. On exit the hold is released and the last release starts the
+        grace period.
+        """
+        session = self._hold(key)
+        try:
+            await session.wait_started()
+            yield session
+        finally:
+            session.release()
+
+    def _hold(self, key: ChannelKey) -> ChannelSession:
+        if self._shutting_down:
+            raise ShuttingDown("acemux is shutting down")
+        session = self._channels.get(key)
+        if session is None:
+            if len(self._channels) >= self._settings.max_channels:
+                raise LimitReached(
+                    f"channel limit reached ({self._settings.max_channels} channels playing)"
+                )
+            session = ChannelSession(key, self._engine, self._settings, self._forget)
+            self._channels[key] = session
+            session.start()
+            log.info("channel %s opened", key.name)
+        elif session.refs >= self._settings.max_clients_per_channel:
+            raise LimitReached(
+                f"viewer limit reached for this channel ({self._settings.max_clients_per_channel})"
+            )
+        session.hold()
+        return session
+
+    def _forget(self, session: ChannelSession) -> None:
+        """Called by a closing session: new requests for its key start a fresh one."""
+        if self._channels.get(session.key) is session:
+            del self._channels[session.key]
+        # Kept until closed so shutdown can wait for its engine stop call.
+        self._closing = {s for s in self._closing if s.state != "closed"}
+        self._closing.add(session)
+
+    def get(self, key: ChannelKey) -> ChannelSession | None:
+        return self._channels.get(key)
+
+    def find(self, content_id: str) -> ChannelSession | None:
+        """The channel playing `content_id` or infohash (with any extra parameters)."""
+        content_id = content_id.lower()
+        for key, session in self._channels.items():
+            if key.value == content_id or (session.info and session.info.infohash == content_id):
+                return session
+        return None
+
+    def sessions(self) -> list[ChannelSession]:
+        return list(self._channels.values())
+
+    def __len__(self) -> int:
+        return len(self._channels)
+
+    async def close_all(self, reason: str = "acemux shutting down") -> None:
+        self._shutting_down = True
+        sessions = list(self._channels.values()) + list(self._closing)
+        await asyncio.gather(*(s.close(reason) for s in sessions), return_exceptions=True)

@@ -1,0 +1,63 @@
+"""ChunkRing: a channel's recent data, shared by reference between all its viewers.
+
+Chunks get absolute sequence numbers, so a viewer is just a cursor (the next
+sequence it needs). The ring also remembers join points: positions where a
+PAT starts, from which a new or skipped-ahead viewer can begin decoding.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+
+class ChunkRing:
+    __slots__ = ("max_bytes", "_chunks", "_joins", "first_seq", "next_seq", "size")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._chunks: deque[bytes] = deque()
+        self._joins: deque[tuple[int, int]] = deque()  # (seq, byte offset in chunk)
+        self.first_seq = 0  # sequence of the oldest chunk held
+        self.next_seq = 0  # sequence the next appended chunk gets
+        self.size = 0
+
+    def append(self, chunk: bytes, join_offsets: list[int] | None = None) -> int:
+        seq = self.next_seq
+        self._chunks.append(chunk)
+        self.next_seq = seq + 1
+        self.size += len(chunk)
+        if join_offsets:
+            self._joins.extend((seq, off) for off in join_offsets)
+        # Keep at least the newest chunk, whatever its size.
+        while self.size > self.max_bytes and len(self._chunks) > 1:
+            self.size -= len(self._chunks.popleft())
+            self.first_seq += 1
+        while self._joins and self._joins[0][0] < self.first_seq:
+            self._joins.popleft()
+        return seq
+
+    def get(self, seq: int) -> bytes | None:
+        """The chunk at `seq`, or None when it was evicted or does not exist yet."""
+        if self.first_seq <= seq < self.next_seq:
+            return self._chunks[seq - self.first_seq]
+        return None
+
+    def latest_join(self) -> tuple[int, int] | None:
+        return self._joins[-1] if self._joins else None
+
+    def join_after(self, seq: int) -> tuple[int, int] | None:
+        """The oldest join point at or after `seq` (where a skipped viewer resumes)."""
+        for join in self._joins:
+            if join[0] >= seq:
+                return join
+        return None
+
+    def clear(self) -> None:
+        """Drop everything held; sequence numbers keep counting up."""
+        self._chunks.clear()
+        self._joins.clear()
+        self.first_seq = self.next_seq
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._chunks)

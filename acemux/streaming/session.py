@@ -1,0 +1,394 @@
+"""ChannelSession: one engine session and one upstream connection, fanned out to viewers.
+
+Roles, each in one place:
+- the reader task owns the upstream: it opens the playback URL, aligns what it
+  reads to whole TS packets, appends each chunk to the ring and writes it to
+  every caught-up viewer; on EOF, error or stall it reconnects with backoff;
+- the heartbeat task keeps silent viewers fed with null packets and notices a
+  stalled upstream;
+- each viewer's request task (see `serve`) only runs when its viewer is behind:
+  it serves the viewer from the ring at the pace its socket drains.
+The reader never waits for a viewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+import aiohttp
+
+from acemux.config import Settings
+from acemux.engine.api import EngineClient, StreamInfo
+from acemux.errors import AcemuxError, EngineError
+from acemux.streaming.key import ChannelKey
+from acemux.streaming.ring import ChunkRing
+from acemux.streaming.ts import PacketAligner, find_pat_offsets, null_packets
+from acemux.streaming.viewer import Viewer, size_line
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 0.5
+SILENCE_BEFORE_FILLER = 1.0
+FILLER = null_packets(7)  # ~21 kbit/s at one burst per heartbeat
+FILLER_SIZE_LINE = size_line(FILLER)
+
+
+class ChannelSession:
+    def __init__(
+        self,
+        key: ChannelKey,
+        engine: EngineClient,
+        settings: Settings,
+        on_closing: Callable[["ChannelSession"], None],
+    ) -> None:
+        self.key = key
+        self.engine = engine
+        self._settings = settings
+        self._on_closing = on_closing
+        self._loop = asyncio.get_running_loop()
+        self.ring = ChunkRing(settings.ring_bytes)
+        self._aligner = PacketAligner()
+        self._high_water = settings.client_high_water
+
+        self.state = "starting"  # starting, prebuffering, playing, reconnecting, closing, closed
+        self.info: StreamInfo | None = None
+        self.start_error: AcemuxError | None = None
+        self._started = asyncio.Event()
+        self._closed = asyncio.Event()
+
+        self.viewers: dict[int, Viewer] = {}
+        self._live: list[Viewer] = []
+        self.refs = 0  # request tasks holding the channel, viewers or still waiting
+        self._grace: asyncio.TimerHandle | None = None
+
+        self._reader: asyncio.Task | None = None
+        self._heartbeat: asyncio.Task | None = None
+        self._closer: asyncio.Task | None = None
+        self._upstream: aiohttp.ClientResponse | None = None
+        self._stalled = False
+
+        self.created_at = time.time()
+        self.last_data_at = self._loop.time()
+        self.first_byte_at: float | None = None
+        self.bytes_in = 0
+        self.reconnects = 0
+        self.engine_sessions = 0
+        self.last_error = ""
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._reader = asyncio.create_task(self._run(), name=f"reader:{self.key.name}")
+
+    async def wait_started(self) -> None:
+        """Wait for the engine's getstream answer; raise its error if it failed."""
+        await self._started.wait()
+        if self.start_error is not None:
+            raise type(self.start_error)(self.start_error.message)
+
+    def hold(self) -> None:
+        self.refs += 1
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    def release(self) -> None:
+        self.refs -= 1
+        if self.refs == 0 and self.state not in ("closing", "closed"):
+            self._grace = self._loop.call_later(
+                self._settings.grace_seconds, self._close_soon, "no viewers left"
+            )
+
+    @property
+    def closing(self) -> bool:
+        return self.state in ("closing", "closed")
+
+    def _close_soon(self, reason: str) -> None:
+        if self._closer is None:
+            self._closer = asyncio.create_task(self.close(reason), name=f"close:{self.key.name}")
+
+    async def close(self, reason: str) -> None:
+        """End every viewer, drop the upstream and stop the engine session, once."""
+        if self.closing:
+            await self._closed.wait()
+            return
+        log.info("channel %s closing: %s", self.key.name, reason)
+        self.state = "closing"
+        self._on_closing(self)
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        for viewer in list(self.viewers.values()):
+            viewer.end(reason)
+        self._live.clear()
+        current = asyncio.current_task()
+        for task in (self._reader, self._heartbeat):
+            if task is not None and task is not current:
+                task.cancel()
+        for task in (self._reader, self._heartbeat):
+            if task is not None and task is not current:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        if not self._started.is_set():
+            self.start_error = self.start_error or AcemuxError(f"channel closed: {reason}")
+            self._started.set()
+        await self._stop_engine_session()
+        self.state = "closed"
+        self._closed.set()
+
+    async def _stop_engine_session(self) -> None:
+        info, self.info = self.info, None
+        if info is not None:
+            await self.engine.stop(info.command_url)
+
+    # -- the reader --------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._new_engine_session()
+        except AcemuxError as err:
+            self.start_error = err
+            self._started.set()
+            self._close_soon(f"getstream failed: {err.message}")
+            return
+        self._started.set()
+        self._heartbeat = asyncio.create_task(
+            self._heartbeat_loop(), name=f"heartbeat:{self.key.name}"
+        )
+        reason = await self._read_with_reconnects()
+        log.warning("channel %s gave up: %s", self.key.name, reason)
+        self.last_error = reason
+        self._close_soon(f"upstream lost: {reason}")
+
+    async def _new_engine_session(self) -> None:
+        await self._stop_engine_session()
+        self.info = await self.engine.start_stream(self.key.selector(), self.key.extra_params())
+        self.engine_sessions += 1
+        log.info(
+            "channel %s: engine session %s", self.key.name, self.info.playback_session_id
+        )
+
+    async def _read_with_reconnects(self) -> str:
+        """Read until the retry budget is spent; return why it was given up."""
+        s = self._settings
+        failures = 0
+        failing_since: float | None = None
+        while True:
+            got_data, reason = await self._read_connection()
+            now = self._loop.time()
+            self.last_error = reason
+            if got_data:
+                failures, failing_since = 0, now
+            failing_since = failing_since if failing_since is not None else now
+            failures += 1
+            if now - failing_since >= s.retry_budget_seconds:
+                return reason
+            delay = min(s.reconnect_max_delay, s.reconnect_first_delay * 2 ** (failures - 1))
+            log.info(
+                "channel %s: %s; reconnect %d in %.2f s", self.key.name, reason, failures, delay
+            )
+            self.state = "reconnecting"
+            self.reconnects += 1
+            await asyncio.sleep(delay)
+            if failures > 1:
+                # The same playback URL already failed once: ask the engine anew.
+                try:
+                    await self._new_engine_session()
+                except AcemuxError as err:
+                    self.last_error = f"getstream failed: {err.message}"
+
+    async def _read_connection(self) -> tuple[bool, str]:
+        """One upstream connection, read to its end. Returns (got data, why it ended)."""
+        if self.info is None:
+            return False, self.last_error or "no engine session"
+        if self.state != "reconnecting":
+            self.state = "prebuffering"
+        try:
+            resp = await self.engine.open_playback(self.info.playback_url)
+        except AcemuxError as err:
+            return False, err.message
+        self._upstream = resp
+        self._stalled = False
+        self._aligner.reset()
+        self.last_data_at = self._loop.time()
+        got_data = False
+        read, size = resp.content.read, self._settings.read_size
+        try:
+            while True:
+                data = await read(size)
+                if not data:
+                    break
+                got_data = True
+                self._on_data(data)
+        except (aiohttp.ClientError, OSError) as err:
+            if not self._stalled:
+                return got_data, f"upstream error: {err!r}"
+        finally:
+            self._upstream = None
+            resp.close()
+        if self._stalled:
+            return got_data, f"upstream stalled for {self._settings.stall_seconds:g} s"
+        return got_data, "upstream ended"
+
+    def _on_data(self, raw: bytes) -> None:
+        self.last_data_at = self._loop.time()
+        self.bytes_in += len(raw)
+        chunk = self._aligner.feed(raw)
+        if not chunk:
+            return
+        if self.state != "playing":
+            self.state = "playing"
+            if self.first_byte_at is None:
+                self.first_byte_at = time.time()
+        seq = self.ring.append(chunk, find_pat_offsets(chunk))
+        self._fanout(seq, chunk)
+
+    def _fanout(self, seq: int, chunk: bytes) -> None:
+        """Write a chunk to every caught-up viewer; hand backed-up ones to their task."""
+        line = size_line(chunk)
+        high = self._high_water
+        fell_behind = False
+        for viewer in self._live:
+            transport = viewer.transport
+            if transport.get_write_buffer_size() > high or transport.is_closing():
+                viewer.live = False
+                viewer.cursor = seq
+                viewer.wake.set()
+                fell_behind = True
+                continue
+            viewer.send(chunk, line)
+        if fell_behind:
+            self._live = [v for v in self._live if v.live]
+
+    async def _heartbeat_loop(self) -> None:
+        """Null packets for silent viewers; a stalled upstream is cut so it reconnects."""
+        stall = self._settings.stall_seconds
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            silent = self._loop.time() - self.last_data_at
+            if silent >= SILENCE_BEFORE_FILLER:
+                for viewer in self._live:
+                    if viewer.backlog() <= self._high_water and not viewer.transport.is_closing():
+                        viewer.send(FILLER, FILLER_SIZE_LINE)
+            if silent >= stall and self._upstream is not None and not self._stalled:
+                self._stalled = True
+                self._upstream.close()
+
+    # -- viewers -----------------------------------------------------------------
+
+    async def serve(self, viewer: Viewer, drain: Callable[[], object]) -> None:
+        """Run in the viewer's request task until the viewer or the channel ends.
+
+        `drain` awaits the viewer's transport draining below its low-water mark.
+        """
+        if self.closing:
+            viewer.end("channel closed")
+            return
+        self.viewers[viewer.id] = viewer
+        self._place_new_viewer(viewer)
+        try:
+            while not viewer.ended:
+                viewer.wake.clear()
+                if viewer.live:
+                    await viewer.wake.wait()
+                else:
+                    await self._catch_up(viewer, drain)
+        finally:
+            self.viewers.pop(viewer.id, None)
+            if viewer.live:
+                viewer.live = False
+                self._live = [v for v in self._live if v is not viewer]
+
+    def _place_new_viewer(self, viewer: Viewer) -> None:
+        join = self.ring.latest_join()
+        if join is None:
+            # Nothing decodable held yet: start with the next chunk the engine sends.
+            viewer.live = True
+            self._live.append(viewer)
+        else:
+            self._send_from_join(viewer, join)
+
+    def _send_from_join(self, viewer: Viewer, join: tuple[int, int]) -> None:
+        """Send the held chunk from a join point on; the rest follows from the ring."""
+        seq, offset = join
+        chunk = self.ring.get(seq)
+        assert chunk is not None, "join points never outlive their chunk"
+        tail = chunk[offset:] if offset else chunk
+        viewer.send(tail, size_line(tail))
+        viewer.cursor = seq + 1
+
+    async def _catch_up(self, viewer: Viewer, drain: Callable[[], object]) -> None:
+        """Serve a viewer that is behind from the ring until it reaches the live edge."""
+        ring = self.ring
+        while not viewer.ended:
+            if viewer.transport.is_closing():
+                viewer.end("viewer disconnected")
+                return
+            if viewer.backlog() > self._high_water:
+                await self._wait_drained(viewer, drain)
+                continue
+            if viewer.cursor < ring.first_seq:
+                self._skip_to_live_edge(viewer)
+                continue
+            chunk = ring.get(viewer.cursor)
+            if chunk is None:  # reached the newest chunk: the reader takes over
+                viewer.live = True
+                self._live.append(viewer)
+                return
+            viewer.send(chunk, size_line(chunk))
+            viewer.cursor += 1
+
+    def _skip_to_live_edge(self, viewer: Viewer) -> None:
+        viewer.skips += 1
+        log.info("channel %s: viewer %d fell out of the buffer, skipped ahead", self.key.name, viewer.id)
+        join = self.ring.latest_join()
+        if join is None:
+            viewer.cursor = self.ring.next_seq
+        else:
+            self._send_from_join(viewer, join)
+
+    async def _wait_drained(self, viewer: Viewer, drain: Callable[[], object]) -> None:
+        """Wait for the viewer's socket to drain; drop it if it stays stalled too long."""
+        drained = asyncio.ensure_future(drain())
+        woken = asyncio.ensure_future(viewer.wake.wait())
+        try:
+            done, _ = await asyncio.wait(
+                (drained, woken),
+                timeout=self._settings.client_stall_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            drained.cancel()
+            woken.cancel()
+        if not done:
+            log.info("channel %s: viewer %d stalled, disconnecting", self.key.name, viewer.id)
+            viewer.end("viewer stalled")
+            viewer.transport.abort()
+        elif drained in done and drained.exception() is not None:
+            viewer.end("viewer disconnected")
+
+    def describe(self) -> dict:
+        info = self.info
+        return {
+            "id": self.key.value,
+            "key": self.key.name,
+            "selector": self.key.kind,
+            "state": self.state,
+            "engine": self.engine.base_url,
+            "infohash": info.infohash if info else None,
+            "playback_session_id": info.playback_session_id if info else None,
+            "clients": len(self.viewers),
+            "created_at": self.created_at,
+            "first_byte_at": self.first_byte_at,
+            "bytes_in": self.bytes_in,
+            "reconnects": self.reconnects,
+            "engine_sessions": self.engine_sessions,
+            "last_error": self.last_error,
+            "buffer_bytes": self.ring.size,
+            "viewers": [v.describe() for v in self.viewers.values()],
+        }

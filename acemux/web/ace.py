@@ -1,0 +1,96 @@
+"""The acexy-compatible surface: /ace/getstream (query and path forms) and /ace/status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from acemux.errors import BadRequest, NotFound
+from acemux.streaming.key import ChannelKey
+from acemux.streaming.viewer import Viewer
+from acemux.web.keys import REGISTRY, SETTINGS
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_LENGTH = 4096
+STREAM_HEADERS = {
+    "Content-Type": "video/mp2t",
+    "Cache-Control": "no-cache, no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+FINISH_TIMEOUT = 2.0
+
+routes = web.RouteTableDef()
+
+
+def _channel_key(request: web.Request, path_id: str | None = None) -> ChannelKey:
+    if len(request.query_string) > MAX_QUERY_LENGTH:
+        raise BadRequest(f"query string longer than {MAX_QUERY_LENGTH} characters")
+    return ChannelKey.from_query(request.query, path_id)
+
+
+@routes.get("/ace/getstream")
+async def getstream(request: web.Request) -> web.StreamResponse:
+    return await _stream(request, _channel_key(request))
+
+
+@routes.get("/ace/getstream/{content_id}")
+async def getstream_path(request: web.Request) -> web.StreamResponse:
+    return await _stream(request, _channel_key(request, request.match_info["content_id"]))
+
+
+async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    async with request.app[REGISTRY].channel(key) as session:
+        resp = web.StreamResponse(headers=STREAM_HEADERS)
+        resp.force_close()  # a stream ends its connection; players reconnect afresh
+        writer = await resp.prepare(request)
+        transport = request.transport
+        if transport is None or transport.is_closing() or writer is None:
+            return resp
+        # Pause the transport at the same mark where acemux stops writing to it live.
+        transport.set_write_buffer_limits(high=settings.client_high_water)
+        viewer = Viewer(
+            transport,
+            chunked=getattr(writer, "chunked", False),
+            address=request.remote or "",
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        log.info("channel %s: viewer %d joined from %s", key.name, viewer.id, viewer.address)
+        try:
+            await session.serve(viewer, writer.drain)
+        finally:
+            log.info(
+                "channel %s: viewer %d left (%s), %d bytes",
+                key.name,
+                viewer.id,
+                viewer.end_reason or "disconnected",
+                viewer.bytes_sent,
+            )
+        await _finish(resp, viewer)
+    return resp
+
+
+async def _finish(resp: web.StreamResponse, viewer: Viewer) -> None:
+    """End the response cleanly when the socket still works; otherwise just close it."""
+    if viewer.transport.is_closing():
+        return
+    try:
+        async with asyncio.timeout(FINISH_TIMEOUT):
+            await resp.write_eof()
+    except (TimeoutError, ConnectionError):
+        viewer.transport.abort()
+
+
+@routes.get("/ace/status")
+async def status(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY]
+    if not any(name in request.query for name in ("id", "content_id", "infohash")):
+        return web.json_response({"streams": len(registry)})
+    key = _channel_key(request)
+    session = registry.find(key.value)
+    if session is None:
+        raise NotFound(f"stream {key.value} is not playing")
+    return web.json_response(session.describe())

@@ -1,0 +1,89 @@
+"""The aiohttp application and its lifecycle: start, serve, shut down in a fixed order."""
+
+from __future__ import annotations
+
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from acemux import __version__
+from acemux.config import Settings
+from acemux.engine.api import EngineClient
+from acemux.streaming.registry import ChannelRegistry
+from acemux.web import ace
+from acemux.web.errors import json_errors
+from acemux.web.keys import ENGINE, REGISTRY, SETTINGS
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT = 3.0
+MAX_REQUEST_LINE = 16 * 1024
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[json_errors])
+    engine = EngineClient(settings)
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[REGISTRY] = ChannelRegistry(settings, engine)
+    app.add_routes(ace.routes)
+    app.router.add_get("/healthz", _healthz)
+    app.cleanup_ctx.append(_engine_client)
+    app.on_shutdown.append(_close_channels)
+    return app
+
+
+async def _engine_client(app: web.Application) -> AsyncIterator[None]:
+    await app[ENGINE].open()
+    yield
+    await app[ENGINE].close()
+
+
+async def _close_channels(app: web.Application) -> None:
+    """First step of shutdown: end every viewer and stop every engine session."""
+    await app[REGISTRY].close_all()
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": __version__})
+
+
+class AcemuxServer:
+    """Runs the app on a TCP port; `async with` it, or start() and stop()."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self._runner = web.AppRunner(
+            self.app,
+            handler_cancellation=True,  # a viewer that hangs up is noticed at once
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            max_line_size=MAX_REQUEST_LINE,
+            access_log=None,
+        )
+        self.port = settings.port
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]  # the real port when 0 was asked for
+        log.info("acemux %s listening on %s, engine %s", __version__, self.url, self.settings.engine)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> "AcemuxServer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

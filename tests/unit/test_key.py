@@ -1,0 +1,36 @@
+import pytest
+
+from acemux.errors import BadRequest
+from acemux.streaming.key import ChannelKey
+
+CID = "a" * 40
+
+
+def test_id_and_extra_params_without_pid():
+    key = ChannelKey.from_query({"id": CID.upper(), "pid": "x", "transcode_audio": "1"})
+    assert key.selector() == {"id": CID}
+    assert key.extra_params() == {"transcode_audio": "1"}
+    assert key.name == CID + "?transcode_audio=1"
+
+
+def test_infohash_and_path_forms():
+    assert ChannelKey.from_query({"infohash": CID}).selector() == {"infohash": CID}
+    assert ChannelKey.from_query({}, path_id=CID).selector() == {"id": CID}
+    assert ChannelKey.from_query({"content_id": CID}).selector() == {"id": CID}
+
+
+@pytest.mark.parametrize(
+    "query, path_id, message",
+    [
+        ({}, None, "missing content id"),
+        ({"id": CID, "infohash": CID}, None, "exactly one"),
+        ({"id": CID}, CID, "exactly one"),
+        ({"id": "xyz"}, None, "40 hexadecimal"),
+        ({"id": "g" * 40}, None, "40 hexadecimal"),
+        ({}, "abc", "40 hexadecimal"),
+        ({"id": CID, "x": "y" * 300}, None, "too long"),
+    ],
+)
+def test_bad_queries(query, path_id, message):
+    with pytest.raises(BadRequest, match=message):
+        ChannelKey.from_query(query, path_id)
