@@ -1,0 +1,174 @@
+"""The engine's own HTTP API, imitated: getstream, stat, command, version, status.
+
+Shapes follow ENGINE_API.md: errors come back as HTTP 200 with an ``error``
+field, and the URLs handed out are built from the Host the request came to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .sessions import Session, infohash_of, is_hex40
+from .state import STATE, EngineState
+
+log = logging.getLogger(__name__)
+
+VERSION = {"code": 3017000, "platform": "linux", "version": "3.1.70"}
+FAILED_TO_LOAD = "failed to load content"
+UNKNOWN_SESSION = "unknown playback session id"
+PEERS = 8
+
+_BTIH = re.compile(r"urn:btih:([0-9a-fA-F]{40})")
+
+
+def _answer(response: Any, error: str | None = None) -> web.Response:
+    return web.json_response({"response": response, "error": error})
+
+
+def _select(query: Any) -> tuple[str, str | None]:
+    """(the selector's value, its infohash or None if it cannot load).
+
+    Selectors are checked in the engine's order: content_id (alias id),
+    infohash, url, magnet.
+    """
+    for name in ("content_id", "id", "infohash", "url", "magnet"):
+        value = query.get(name)
+        if value:
+            break
+    else:
+        return "", None
+    if name == "url":
+        return value, infohash_of(value)
+    if name == "magnet":
+        match = _BTIH.search(value)
+        return value, match.group(1).lower() if match else None
+    if not is_hex40(value):
+        return value, None
+    return value, value.lower() if name == "infohash" else infohash_of(value)
+
+
+def _loadable(state: EngineState, key: str, infohash: str | None) -> str | None:
+    unknown = state.faults.unknown_ids
+    if infohash is None or key.lower() in unknown or infohash in unknown:
+        return None
+    return infohash
+
+
+async def getstream(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    key, infohash = _select(request.query)
+    state.stats.record_getstream(key, request.headers)
+    error = state.faults.take_getstream_error()
+    infohash = _loadable(state, key, infohash)
+    if error is not None or infohash is None:
+        error = error or FAILED_TO_LOAD
+        # Also without format=json: what the real engine sends then is unknown.
+        log.info("getstream %r fails: %s", key, error)
+        return _answer(None, error)
+    session = state.sessions.start(
+        infohash, key, request.query.get("pid"), state.faults.prebuffer_seconds
+    )
+    base = f"{request.scheme}://{request.host}"
+    path = f"{infohash}/{session.token}"
+    response = {
+        "playback_url": f"{base}/ace/r/{path}",
+        "stat_url": f"{base}/ace/stat/{path}",
+        "command_url": f"{base}/ace/cmd/{path}",
+        "infohash": infohash,
+        "playback_session_id": session.playback_session_id,
+        "is_live": 1,
+        "is_encrypted": 0,
+        "client_session_id": -1,
+    }
+    if request.query.get("format") != "json":
+        raise web.HTTPFound(response["playback_url"])
+    return _answer(response)
+
+
+async def manifest(request: web.Request) -> web.Response:
+    """HLS output is not imitated yet: a loadable id still fails, visibly."""
+    state = request.app[STATE]
+    key, infohash = _select(request.query)
+    if _loadable(state, key, infohash) is None:
+        return _answer(None, FAILED_TO_LOAD)
+    return _answer(None, "HLS output is not supported by the fake engine")
+
+
+def _session(request: web.Request) -> Session | None:
+    return request.app[STATE].sessions.get(
+        request.match_info["infohash"], request.match_info["token"]
+    )
+
+
+async def stat(request: web.Request) -> web.Response:
+    request.app[STATE].stats.record_stat()
+    session = _session(request)
+    if session is None:
+        return _answer(None, UNKNOWN_SESSION)
+    loop_now = asyncio.get_running_loop().time()
+    prebuffering = loop_now < session.ready_at
+    playing_for = max(loop_now - session.ready_at, 0.0)
+    speed_down = int(session.bytes_sent / playing_for / 1024) if playing_for > 0.5 else 0
+    now = int(time.time())
+    return _answer(
+        {
+            "status": "prebuf" if prebuffering else "dl",
+            "peers": 0 if prebuffering else PEERS,
+            "speed_down": speed_down,
+            "speed_up": speed_down // 8,
+            "downloaded": session.bytes_sent,
+            "uploaded": session.bytes_sent // 8,
+            "total_progress": 0,
+            "is_live": 1,
+            "infohash": session.infohash,
+            "playback_session_id": session.playback_session_id,
+            "livepos": {  # the engine sends these as strings
+                "pos": str(now),
+                "live_first": str(now - 600),
+                "live_last": str(now),
+                "first_ts": str(now - 600),
+                "last_ts": str(now),
+                "buffer_pieces": "15",
+                "is_live": "1",
+            },
+        }
+    )
+
+
+async def command(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    session = _session(request)
+    if request.query.get("method") != "stop":
+        return _answer(None, "unknown method")
+    state.stats.record_stop(session.playback_session_id if session else None)
+    if session is None:
+        return _answer(None, UNKNOWN_SESSION)
+    state.sessions.end(session, "stop command")
+    return _answer("ok")
+
+
+async def service(request: web.Request) -> web.Response:
+    if request.query.get("method") != "get_version":
+        return web.json_response({"result": None, "error": "unknown method"})
+    return web.json_response({"result": VERSION, "error": None})
+
+
+async def server_api(request: web.Request) -> web.Response:
+    if request.query.get("method") != "get_status":
+        return web.json_response({"error": {"message": "unknown method", "code": 0}})
+    return web.json_response({"result": {"playlist_loaded": True, "version": VERSION}})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/ace/getstream", getstream)
+    app.router.add_get("/ace/manifest.m3u8", manifest)
+    app.router.add_get("/ace/stat/{infohash}/{token}", stat)
+    app.router.add_get("/ace/cmd/{infohash}/{token}", command)
+    app.router.add_get("/webui/api/service", service)
+    app.router.add_get("/server/api", server_api)

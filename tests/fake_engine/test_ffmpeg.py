@@ -1,0 +1,78 @@
+"""Real ffmpeg reads the looped stream: it must decode without a single error."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from acemux.fake_engine.tsloop import default_loop
+
+from .conftest import MakeEngine
+from .helpers import start_stream
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg"),
+]
+
+
+async def run(*args: str, timeout: float = 30) -> tuple[str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode == 0, err.decode()
+    return out.decode(), err.decode()
+
+
+async def test_ffmpeg_decodes_12_s_from_a_playback_url(
+    make_engine: MakeEngine, client: aiohttp.ClientSession
+) -> None:
+    engine = await make_engine(rate=8)
+    r = await start_stream(client, engine)
+    _, errors = await run(
+        "ffmpeg", "-nostdin", "-v", "error", "-i", r["playback_url"], "-t", "12", "-f", "null", "-"
+    )
+    assert errors == ""
+    assert engine.stats.playback_connections == 1
+    assert engine.stats.playback_headers[-1]["User-Agent"].startswith("Lavf")
+
+
+async def test_ffmpeg_decodes_three_loops_seamlessly(tmp_path: Path) -> None:
+    ts = default_loop()
+    path = tmp_path / "looped.ts"
+    path.write_bytes(b"".join(ts.loop_bytes(k) for k in range(4)))
+    _, errors = await run(
+        "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-t", "25", "-f", "null", "-"
+    )
+    assert errors == ""
+
+    # Every packet of every stream starts exactly where the previous one ended.
+    out, _ = await run(
+        "ffprobe",
+        "-v",
+        "error",
+        "-show_entries",
+        "packet=stream_index,dts,duration",
+        "-of",
+        "csv=p=0",
+        str(path),
+    )
+    last: dict[str, tuple[int, int]] = {}
+    count = 0
+    for line in out.split():
+        stream, dts, duration = line.strip(",").split(",")
+        if stream in last:
+            assert int(dts) == sum(last[stream]), f"stream {stream} jumps at dts {dts}"
+        last[stream] = (int(dts), int(duration))
+        count += 1
+    assert count == 4 * (200 + 375)  # 4 loops of 200 video and 375 audio frames
