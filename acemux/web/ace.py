@@ -27,7 +27,7 @@ routes = web.RouteTableDef()
 
 def _channel_key(request: web.Request, path_id: str | None = None) -> ChannelKey:
     if len(request.query_string) > MAX_QUERY_LENGTH:
-        raise BadRequest(f"query string longer than {MAX_QUERY_LENGTH} characters")
+        raise BadRequest(f"query string too long (over {MAX_QUERY_LENGTH} characters)")
     return ChannelKey.from_query(request.query, path_id)
 
 
