@@ -32,6 +32,8 @@ async def test_viewers_of_one_channel_share_one_engine_session(engine, proxy, ht
     assert engine.stats.playback_connections == 1
     for headers in (*engine.stats.getstream_headers, *engine.stats.playback_headers):
         assert headers["Accept-Encoding"] == "identity"
+    pid = engine.session_for(CID).pid
+    assert pid and pid != "player-own-pid", "acemux owns the engine pid"
 
 
 async def test_infohash_selects_a_channel(engine, proxy, http):

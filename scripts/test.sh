@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Quick start: install what the tests need (ffmpeg from apt, the test extras
+# from PyPI) and run the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+
+need_apt=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh" test
+exec .venv/bin/python -m pytest "$@"
