@@ -14,6 +14,7 @@ from typing import AsyncIterator
 from acemux.config import Settings
 from acemux.engine.api import EngineClient
 from acemux.errors import LimitReached, ShuttingDown
+from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.session import ChannelSession
 
@@ -21,9 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class ChannelRegistry:
-    def __init__(self, settings: Settings, engine: EngineClient) -> None:
+    def __init__(
+        self, settings: Settings, engine: EngineClient, events: ChannelEvents | None = None
+    ) -> None:
         self._settings = settings
         self._engine = engine
+        self.events = events or ChannelEvents()
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
         self._shutting_down = False
@@ -52,7 +56,7 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            session = ChannelSession(key, self._engine, self._settings, self._forget)
+            session = ChannelSession(key, self._engine, self._settings, self._forget, self.events)
             self._channels[key] = session
             session.start()
             log.info("channel %s opened", key.name)

@@ -22,7 +22,8 @@ import aiohttp
 
 from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
-from acemux.errors import AcemuxError, EngineError
+from acemux.errors import AcemuxError
+from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.ring import ChunkRing
 from acemux.streaming.ts import PacketAligner, find_pat_offsets, null_packets
@@ -43,8 +44,10 @@ class ChannelSession:
         engine: EngineClient,
         settings: Settings,
         on_closing: Callable[["ChannelSession"], None],
+        events: ChannelEvents | None = None,
     ) -> None:
         self.key = key
+        self.events = events or ChannelEvents()
         self.engine = engine
         self._settings = settings
         self._on_closing = on_closing
@@ -74,6 +77,7 @@ class ChannelSession:
         self.last_data_at = self._loop.time()
         self.first_byte_at: float | None = None
         self.bytes_in = 0
+        self.bytes_out_departed = 0  # bytes sent to viewers that have left
         self.reconnects = 0
         self.engine_sessions = 0
         self.last_error = ""
@@ -81,6 +85,7 @@ class ChannelSession:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
+        self.events.channel_opened(self)
         self._reader = asyncio.create_task(self._run(), name=f"reader:{self.key.name}")
 
     async def wait_started(self) -> None:
@@ -140,6 +145,7 @@ class ChannelSession:
         await self._stop_engine_session()
         self.state = "closed"
         self._closed.set()
+        self.events.channel_closed(self, reason)
 
     async def _stop_engine_session(self) -> None:
         info, self.info = self.info, None
@@ -152,6 +158,7 @@ class ChannelSession:
         try:
             await self._new_engine_session()
         except AcemuxError as err:
+            self.events.upstream_error(self, "getstream_failed")
             self.start_error = err
             self._started.set()
             self._close_soon(f"getstream failed: {err.message}")
@@ -179,7 +186,8 @@ class ChannelSession:
         failures = 0
         failing_since: float | None = None
         while True:
-            got_data, reason = await self._read_connection()
+            got_data, cause, reason = await self._read_connection()
+            self.events.upstream_error(self, cause)
             now = self._loop.time()
             self.last_error = reason
             if got_data:
@@ -194,24 +202,26 @@ class ChannelSession:
             )
             self.state = "reconnecting"
             self.reconnects += 1
+            self.events.reconnect(self)
             await asyncio.sleep(delay)
             if failures > 1:
                 # The same playback URL already failed once: ask the engine anew.
                 try:
                     await self._new_engine_session()
                 except AcemuxError as err:
+                    self.events.upstream_error(self, "getstream_failed")
                     self.last_error = f"getstream failed: {err.message}"
 
-    async def _read_connection(self) -> tuple[bool, str]:
-        """One upstream connection, read to its end. Returns (got data, why it ended)."""
+    async def _read_connection(self) -> tuple[bool, str, str]:
+        """One upstream connection, read to its end: (got data, cause, why it ended)."""
         if self.info is None:
-            return False, self.last_error or "no engine session"
+            return False, "getstream_failed", self.last_error or "no engine session"
         if self.state != "reconnecting":
             self.state = "prebuffering"
         try:
             resp = await self.engine.open_playback(self.info.playback_url)
         except AcemuxError as err:
-            return False, err.message
+            return False, "open_failed", err.message
         self._upstream = resp
         self._stalled = False
         self._aligner.reset()
@@ -227,13 +237,13 @@ class ChannelSession:
                 self._on_data(data)
         except (aiohttp.ClientError, OSError) as err:
             if not self._stalled:
-                return got_data, f"upstream error: {err!r}"
+                return got_data, "error", f"upstream error: {err!r}"
         finally:
             self._upstream = None
             resp.close()
         if self._stalled:
-            return got_data, f"upstream stalled for {self._settings.stall_seconds:g} s"
-        return got_data, "upstream ended"
+            return got_data, "stall", f"upstream stalled for {self._settings.stall_seconds:g} s"
+        return got_data, "eof", "upstream ended"
 
     def _on_data(self, raw: bytes) -> None:
         self.last_data_at = self._loop.time()
@@ -245,6 +255,7 @@ class ChannelSession:
             self.state = "playing"
             if self.first_byte_at is None:
                 self.first_byte_at = time.time()
+                self.events.first_byte(self, self.first_byte_at - self.created_at)
         seq = self.ring.append(chunk, find_pat_offsets(chunk))
         self._fanout(seq, chunk)
 
@@ -290,6 +301,7 @@ class ChannelSession:
             viewer.end("channel closed")
             return
         self.viewers[viewer.id] = viewer
+        self.events.viewer_joined(self, viewer)
         self._place_new_viewer(viewer)
         try:
             while not viewer.ended:
@@ -300,9 +312,11 @@ class ChannelSession:
                     await self._catch_up(viewer, drain)
         finally:
             self.viewers.pop(viewer.id, None)
+            self.bytes_out_departed += viewer.bytes_sent
             if viewer.live:
                 viewer.live = False
                 self._live = [v for v in self._live if v is not viewer]
+            self.events.viewer_left(self, viewer, viewer.end_reason or "disconnected")
 
     def _place_new_viewer(self, viewer: Viewer) -> None:
         join = self.ring.latest_join()
@@ -345,6 +359,7 @@ class ChannelSession:
 
     def _skip_to_live_edge(self, viewer: Viewer) -> None:
         viewer.skips += 1
+        self.events.viewer_skipped(self, viewer)
         log.info("channel %s: viewer %d fell out of the buffer, skipped ahead", self.key.name, viewer.id)
         join = self.ring.latest_join()
         if join is None:
@@ -372,6 +387,10 @@ class ChannelSession:
         elif drained in done and drained.exception() is not None:
             viewer.end("viewer disconnected")
 
+    @property
+    def bytes_out(self) -> int:
+        return self.bytes_out_departed + sum(v.bytes_sent for v in self.viewers.values())
+
     def describe(self) -> dict:
         info = self.info
         return {
@@ -386,6 +405,7 @@ class ChannelSession:
             "created_at": self.created_at,
             "first_byte_at": self.first_byte_at,
             "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
             "reconnects": self.reconnects,
             "engine_sessions": self.engine_sessions,
             "last_error": self.last_error,
