@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         0.1, ge=0, description="Delay before the first reconnect; doubles on each failure."
     )
     reconnect_max_delay: float = Field(5.0, ge=0, description="Longest delay between reconnects.")
+    breaker_failures: int = Field(
+        5, ge=1, description="Failures to reach an engine before its requests fail fast."
+    )
+    breaker_reset_seconds: float = Field(
+        10.0, gt=0, description="How long a failing engine rests before a probe request."
+    )
 
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")

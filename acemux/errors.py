@@ -14,6 +14,12 @@ class AcemuxError(Exception):
         super().__init__(message)
         self.message = message
 
+    def clone(self) -> "AcemuxError":
+        """The same error, to raise again in another task (its traceback stays its own)."""
+        copy = type(self)(self.message)
+        copy.retry_after = self.retry_after
+        return copy
+
 
 class BadRequest(AcemuxError):
     status = 400

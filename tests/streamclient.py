@@ -70,3 +70,97 @@ class StalledViewer:
     async def __aexit__(self, *exc: object) -> None:
         if self.sock is not None:
             self.sock.close()
+
+
+class RecordingViewer:
+    """Reads a stream in the background and records what arrived and when.
+
+    `max_gap` is the longest time without any bytes (null packets count: they
+    are what keeps players connected); `max_media_gap` the longest without a
+    packet other than a null packet.
+    """
+
+    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
+        self._http, self._url = http, url
+        self.data = bytearray()
+        self.status: int | None = None
+        self.ended = False  # the server ended the stream cleanly
+        self.error: BaseException | None = None
+        self.max_gap = 0.0
+        self.max_media_gap = 0.0
+        self.null_packets = 0
+        self._resp: aiohttp.ClientResponse | None = None
+        self._task: asyncio.Task | None = None
+        self._arrived = asyncio.Event()
+        self._last_any = self._last_media = 0.0
+        self._scanned = 0
+
+    async def __aenter__(self) -> "RecordingViewer":
+        self._resp = await self._http.get(self._url)
+        self.status = self._resp.status
+        self._last_any = self._last_media = time.monotonic()
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._resp is not None:
+            self._resp.close()
+
+    async def _read(self) -> None:
+        assert self._resp is not None
+        try:
+            while True:
+                chunk = await self._resp.content.readany()
+                now = time.monotonic()
+                if not chunk:
+                    self.ended = True
+                    break
+                self.max_gap = max(self.max_gap, now - self._last_any)
+                self._last_any = now
+                self.data += chunk
+                self._scan_packets(now)
+                self._arrived.set()
+        except aiohttp.ClientError as err:
+            self.error = err
+        finally:
+            self._arrived.set()
+
+    def _scan_packets(self, now: float) -> None:
+        end = len(self.data) - len(self.data) % PACKET_SIZE
+        media = False
+        for at in range(self._scanned, end, PACKET_SIZE):
+            if ((self.data[at + 1] & 0x1F) << 8 | self.data[at + 2]) == NULL_PID:
+                self.null_packets += 1
+            else:
+                media = True
+        self._scanned = end
+        if media:
+            self.max_media_gap = max(self.max_media_gap, now - self._last_media)
+            self._last_media = now
+
+    def reset_gaps(self) -> None:
+        self.max_gap = self.max_media_gap = 0.0
+
+    async def wait_bytes(self, nbytes: int, timeout: float = 15.0) -> None:
+        """Wait until `nbytes` in total have arrived (or the stream ended)."""
+        async with asyncio.timeout(timeout):
+            while len(self.data) < nbytes and not self.ended and self.error is None:
+                self._arrived.clear()
+                await self._arrived.wait()
+        if len(self.data) < nbytes:
+            raise AssertionError(f"stream ended after {len(self.data)} of {nbytes} bytes")
+
+    async def wait_more(self, nbytes: int, timeout: float = 15.0) -> None:
+        await self.wait_bytes(len(self.data) + nbytes, timeout)
+
+    async def wait_ended(self, timeout: float = 15.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not self.ended and self.error is None:
+                self._arrived.clear()
+                await self._arrived.wait()

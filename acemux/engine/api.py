@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from acemux.config import Settings
+from acemux.engine.breaker import CircuitBreaker
 from acemux.errors import EngineError, EngineTimeout, EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class EngineClient:
     def __init__(self, settings: Settings, base_url: str | None = None) -> None:
         self.base_url = (base_url or settings.engine).rstrip("/")
         self._settings = settings
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
         self._api: aiohttp.ClientSession | None = None
         self._streams: aiohttp.ClientSession | None = None
 
@@ -78,10 +80,16 @@ class EngineClient:
 
     # -- API calls -------------------------------------------------------------
 
-    async def start_stream(self, selector: dict[str, str], extra: dict[str, str]) -> StreamInfo:
-        """Ask the engine for a new playback session (a fresh pid, so it is ours alone)."""
+    async def start_stream(
+        self, selector: dict[str, str], extra: dict[str, str], fail_fast: bool = True
+    ) -> StreamInfo:
+        """Ask the engine for a new playback session (a fresh pid, so it is ours alone).
+
+        A reconnecting channel passes fail_fast=False: its attempts, already paced
+        by backoff, go through an open breaker and serve as its probes.
+        """
         params = {**extra, **selector, "format": "json", "pid": uuid.uuid4().hex}
-        body = await self._get_json("/ace/getstream", params)
+        body = await self._get_json("/ace/getstream", params, fail_fast=fail_fast)
         if body.get("error") or not isinstance(body.get("response"), dict):
             raise EngineError(f"engine error: {body.get('error') or 'empty response'}")
         resp = body["response"]
@@ -99,9 +107,13 @@ class EngineClient:
     async def stop(self, command_url: str) -> bool:
         """Tell the engine to stop a session. Never raises: the session may be gone already."""
         try:
-            async with asyncio.timeout(self._settings.stop_timeout):
-                body = await self._get_json(command_url, {"method": "stop"})
-        except (TimeoutError, EngineUnavailable, EngineError, EngineTimeout) as err:
+            body = await self._get_json(
+                command_url,
+                {"method": "stop"},
+                timeout=self._settings.stop_timeout,
+                fail_fast=False,  # a stop is owed to the engine even while it is failing
+            )
+        except (EngineUnavailable, EngineError, EngineTimeout) as err:
             log.info("stop at %s failed: %s", command_url, err)
             return False
         if body.get("error"):
@@ -110,14 +122,21 @@ class EngineClient:
         return True
 
     async def version(self) -> dict:
-        body = await self._get_json("/webui/api/service", {"method": "get_version"})
+        # Health checks are paced already; they also serve as the breaker's probes.
+        body = await self._get_json(
+            "/webui/api/service", {"method": "get_version"}, fail_fast=False
+        )
         result = body.get("result")
         if not isinstance(result, dict):
             raise EngineError(f"engine error: {body.get('error') or 'no version'}")
         return result
 
     async def open_playback(self, playback_url: str) -> aiohttp.ClientResponse:
-        """Open the stream; the engine may withhold headers while it prebuffers."""
+        """Open the stream; the engine may withhold headers while it prebuffers.
+
+        Only channels with an engine session get here, so the breaker is not
+        asked, only told how it went.
+        """
         assert self._streams is not None, "EngineClient.open() was not called"
         try:
             async with asyncio.timeout(self._settings.prebuffer_timeout):
@@ -125,7 +144,9 @@ class EngineClient:
         except TimeoutError as err:
             raise EngineTimeout("engine sent no stream before the prebuffer timeout") from err
         except aiohttp.ClientError as err:
+            self.breaker.failure()
             raise EngineUnavailable(f"engine unreachable: {err}") from err
+        self.breaker.success()
         if resp.status != 200:
             resp.release()
             raise EngineError(f"engine answered HTTP {resp.status} for the stream")
@@ -145,16 +166,31 @@ class EngineClient:
         base = urlsplit(self.base_url)
         return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
-    async def _get_json(self, path_or_url: str, params: dict[str, str]) -> dict:
+    async def _get_json(
+        self,
+        path_or_url: str,
+        params: dict[str, str],
+        timeout: float | None = None,
+        fail_fast: bool = True,
+    ) -> dict:
         assert self._api is not None, "EngineClient.open() was not called"
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        timeout = timeout or self._settings.engine_api_timeout
+        client_timeout = aiohttp.ClientTimeout(
+            total=timeout, sock_connect=self._settings.engine_connect_timeout
+        )
+        if fail_fast:
+            self.breaker.check()
         try:
-            async with self._api.get(url, params=params) as resp:
+            async with self._api.get(url, params=params, timeout=client_timeout) as resp:
                 text = await resp.text()
         except TimeoutError as err:
-            raise EngineTimeout(f"engine did not answer within {self._settings.engine_api_timeout:g} s") from err
+            self.breaker.failure()
+            raise EngineTimeout(f"engine did not answer within {timeout:g} s") from err
         except aiohttp.ClientError as err:
+            self.breaker.failure()
             raise EngineUnavailable(f"engine unreachable: {err}") from err
+        self.breaker.success()
         try:
             body = json.loads(text)
         except ValueError as err:

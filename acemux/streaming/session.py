@@ -26,14 +26,15 @@ from acemux.errors import AcemuxError
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.ring import ChunkRing
+from acemux.streaming.splice import StreamStart
 from acemux.streaming.ts import PacketAligner, find_pat_offsets, null_packets
 from acemux.streaming.viewer import Viewer, size_line
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 0.5
-SILENCE_BEFORE_FILLER = 1.0
-FILLER = null_packets(7)  # ~21 kbit/s at one burst per heartbeat
+HEARTBEAT_SECONDS = 0.25
+SILENCE_BEFORE_FILLER = 0.5  # null packets start well within 1 s of silence
+FILLER = null_packets(7)  # ~42 kbit/s at one burst per heartbeat
 FILLER_SIZE_LINE = size_line(FILLER)
 
 
@@ -54,6 +55,7 @@ class ChannelSession:
         self._loop = asyncio.get_running_loop()
         self.ring = ChunkRing(settings.ring_bytes)
         self._aligner = PacketAligner()
+        self._stream_start = StreamStart()
         self._high_water = settings.client_high_water
 
         self.state = "starting"  # starting, prebuffering, playing, reconnecting, closing, closed
@@ -92,7 +94,7 @@ class ChannelSession:
         """Wait for the engine's getstream answer; raise its error if it failed."""
         await self._started.wait()
         if self.start_error is not None:
-            raise type(self.start_error)(self.start_error.message)
+            raise self.start_error.clone()
 
     def hold(self) -> None:
         self.refs += 1
@@ -172,9 +174,11 @@ class ChannelSession:
         self.last_error = reason
         self._close_soon(f"upstream lost: {reason}")
 
-    async def _new_engine_session(self) -> None:
+    async def _new_engine_session(self, reconnecting: bool = False) -> None:
         await self._stop_engine_session()
-        self.info = await self.engine.start_stream(self.key.selector(), self.key.extra_params())
+        self.info = await self.engine.start_stream(
+            self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
+        )
         self.engine_sessions += 1
         log.info(
             "channel %s: engine session %s", self.key.name, self.info.playback_session_id
@@ -207,7 +211,7 @@ class ChannelSession:
             if failures > 1:
                 # The same playback URL already failed once: ask the engine anew.
                 try:
-                    await self._new_engine_session()
+                    await self._new_engine_session(reconnecting=True)
                 except AcemuxError as err:
                     self.events.upstream_error(self, "getstream_failed")
                     self.last_error = f"getstream failed: {err.message}"
@@ -224,7 +228,8 @@ class ChannelSession:
             return False, "open_failed", err.message
         self._upstream = resp
         self._stalled = False
-        self._aligner.reset()
+        self._aligner.reset()  # a partial packet of the old connection is dropped
+        self._stream_start.begin(splice=self.ring.next_seq > 0)
         self.last_data_at = self._loop.time()
         got_data = False
         read, size = resp.content.read, self._settings.read_size
@@ -249,6 +254,8 @@ class ChannelSession:
         self.last_data_at = self._loop.time()
         self.bytes_in += len(raw)
         chunk = self._aligner.feed(raw)
+        if chunk:
+            chunk = self._stream_start.feed(chunk)
         if not chunk:
             return
         if self.state != "playing":

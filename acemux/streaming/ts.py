@@ -36,16 +36,32 @@ def is_aligned(data: bytes) -> bool:
 
 def find_pat_offsets(chunk: bytes) -> list[int]:
     """Offsets of the packets in an aligned chunk that start a PAT section."""
+    return find_section_starts(chunk, PAT_PID)
+
+
+def find_section_starts(chunk: bytes, pid: int) -> list[int]:
+    """Offsets of the packets of `pid` with the payload-unit-start flag, in aligned data."""
+    pattern = _PAT_START if pid == PAT_PID else bytes([0x40 | (pid >> 8) & 0x1F, pid & 0xFF])
     offsets: list[int] = []
-    pos = chunk.find(_PAT_START, 1)
+    pos = chunk.find(pattern, 1)
     while pos != -1:
         start = pos - 1
         if start % PACKET_SIZE == 0 and chunk[start] == SYNC_BYTE:
             offsets.append(start)
-            pos = chunk.find(_PAT_START, start + PACKET_SIZE + 1)
+            pos = chunk.find(pattern, start + PACKET_SIZE + 1)
         else:
-            pos = chunk.find(_PAT_START, pos + 1)
+            pos = chunk.find(pattern, pos + 1)
     return offsets
+
+
+def discontinuity_packet(pid: int, cc: int) -> bytes:
+    """An adaptation-field-only packet that flags a discontinuity on `pid`.
+
+    Decoders then accept a jump in continuity counters and (on the PCR PID) a
+    new time base, instead of treating what follows as corrupt.
+    """
+    header = bytes([SYNC_BYTE, (pid >> 8) & 0x1F, pid & 0xFF, 0x20 | (cc & 0x0F)])
+    return header + bytes([PACKET_SIZE - 5, 0x80]) + b"\xff" * (PACKET_SIZE - 6)
 
 
 class PacketAligner:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 
 CRLF = b"\r\n"
@@ -90,3 +91,23 @@ class Viewer:
 
 def size_line(chunk: bytes) -> bytes:
     return b"%x\r\n" % len(chunk)
+
+
+# A viewer whose device vanished without closing (suspended, Wi-Fi lost) is found
+# by TCP keep-alive after ~IDLE + INTERVAL * COUNT seconds, even when nothing is
+# queued for it (e.g. its channel is reconnecting).
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 20, 5, 3
+
+
+def enable_keepalive(transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        if hasattr(socket, name):  # Linux names; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)

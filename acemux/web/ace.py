@@ -9,7 +9,7 @@ from aiohttp import web
 
 from acemux.errors import BadRequest, NotFound
 from acemux.streaming.key import ChannelKey
-from acemux.streaming.viewer import Viewer
+from acemux.streaming.viewer import Viewer, enable_keepalive
 from acemux.web.keys import REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
             return resp
         # Pause the transport at the same mark where acemux stops writing to it live.
         transport.set_write_buffer_limits(high=settings.client_high_water)
+        enable_keepalive(transport)
         viewer = Viewer(
             transport,
             chunked=getattr(writer, "chunked", False),

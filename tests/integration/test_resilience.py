@@ -1,0 +1,211 @@
+"""Faults upstream: viewers stay connected, keep receiving TS, and resume cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
+from acemux.streaming.ts import PACKET_SIZE, find_section_starts
+from acemux.web.keys import REGISTRY
+from tests.ffmpeg import decode_bytes, needs_ffmpeg
+from tests.integration.conftest import running_proxy
+from tests.streamclient import RecordingViewer
+from tests.tspackets import assert_whole_packets
+
+CID = DEMO_CONTENT_ID
+PATH = f"/ace/getstream?id={CID}"
+
+
+def splice_offsets(data: bytes) -> list[int]:
+    """Offsets of the discontinuity packets acemux puts in front of a splice."""
+    offsets = []
+    for at in range(0, len(data) - len(data) % PACKET_SIZE, PACKET_SIZE):
+        adaptation_only = (data[at + 3] >> 4) & 0x3 == 0x2
+        if adaptation_only and data[at + 4] and data[at + 5] & 0x80:
+            if not offsets or offsets[-1] < at - 8 * PACKET_SIZE:
+                offsets.append(at)
+    return offsets
+
+
+def whole(data: bytes) -> bytes:
+    return bytes(data[: len(data) - len(data) % PACKET_SIZE])
+
+
+def cut_before_last_video_frame(data: bytes) -> bytes:
+    """The recording up to the start of its last video frame, which may be incomplete."""
+    video_pid = 256  # the fake engine sample's H.264 stream
+    starts = find_section_starts(whole(data), video_pid)
+    return bytes(data[: starts[-1]])
+
+
+async def assert_decodes_after_splice(data: bytes) -> None:
+    splices = splice_offsets(data)
+    assert splices, "no splice found in the stream"
+    code, errors = await decode_bytes(cut_before_last_video_frame(data[splices[-1] :]))
+    assert code == 0 and errors == "", errors
+
+
+@pytest.fixture
+async def fast_engine():
+    async with FakeEngine(rate=8.0) as engine:
+        yield engine
+
+
+@needs_ffmpeg
+async def test_upstream_drop_reconnects_to_the_same_playback_url(fast_engine, http):
+    engine = fast_engine
+    engine.faults.drop_after_bytes = 400_000
+    async with running_proxy(engine.url) as proxy:
+        async with RecordingViewer(http, proxy.url + PATH) as viewer:
+            await viewer.wait_bytes(1_300_000)
+        session = proxy.app[REGISTRY].find(CID)
+        assert session.reconnects >= 2
+    assert viewer.error is None and not viewer.ended
+    assert_whole_packets(whole(viewer.data))
+    assert viewer.max_gap < 1.0
+    assert engine.stats.getstream_calls == 1  # the same session's URL worked again
+    assert engine.stats.playback_connections >= 3
+    await assert_decodes_after_splice(viewer.data)
+
+
+@needs_ffmpeg
+async def test_stalled_upstream_is_replaced_and_viewers_get_null_packets(fast_engine, http):
+    engine = fast_engine
+    engine.faults.stall_after_bytes = 300_000
+    engine.faults.stall_seconds = 60
+    async with running_proxy(engine.url, stall_seconds=1.0) as proxy:
+        async with RecordingViewer(http, proxy.url + PATH) as viewer:
+            await viewer.wait_bytes(700_000)
+    assert viewer.error is None
+    assert viewer.null_packets > 0, "silence was filled with null packets"
+    assert viewer.max_gap < 1.0
+    assert 1.0 <= viewer.max_media_gap < 3.0
+    assert_whole_packets(whole(viewer.data))
+    await assert_decodes_after_splice(viewer.data)
+
+
+@needs_ffmpeg
+async def test_garbage_is_cut_out_at_packet_boundaries(fast_engine, http):
+    engine = fast_engine
+    engine.faults.garbage_after_bytes = 200_000 + 57
+    async with running_proxy(engine.url) as proxy:
+        async with RecordingViewer(http, proxy.url + PATH) as viewer:
+            await viewer.wait_bytes(600_000)
+    assert_whole_packets(whole(viewer.data))
+    assert engine.stats.playback_connections == 1
+    code, errors = await decode_bytes(cut_before_last_video_frame(viewer.data))
+    # Only the one packet the garbage landed in is lost (one damaged frame).
+    assert code == 0 and len(errors.splitlines()) <= 4, errors
+
+
+async def test_getstream_errors_then_succeeds_while_viewers_wait(fast_engine, http):
+    engine = fast_engine
+    async with running_proxy(engine.url) as proxy:
+        async with RecordingViewer(http, proxy.url + PATH) as viewer:
+            await viewer.wait_bytes(200_000)
+            # The engine forgets the session (its URLs now answer 403) and then
+            # refuses the next two getstreams.
+            engine.faults.getstream_error = "failed to load content"
+            engine.faults.getstream_error_count = 2
+            engine.sessions.end_all("engine restarted")
+            viewer.reset_gaps()
+            await viewer.wait_more(300_000)
+    assert viewer.error is None and not viewer.ended
+    assert viewer.max_gap < 1.0
+    assert engine.stats.getstream_calls == 4  # first, two refused, one that worked
+    session_ids = list(engine.stats.stop_calls_by_session)
+    assert all(count == 1 for count in engine.stats.stop_calls_by_session.values()), session_ids
+
+
+async def test_engine_down_then_back_viewers_stay(http):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with FakeEngine(port=port, rate=8.0) as engine:
+        async with running_proxy(engine.url, breaker_reset_seconds=0.5) as proxy:
+            async with RecordingViewer(http, proxy.url + PATH) as viewer:
+                await viewer.wait_bytes(200_000)
+                await engine.stop()  # connections refused from now on
+                viewer.reset_gaps()
+                await asyncio.wait_for(_until_reconnecting(proxy), 5)
+                await asyncio.sleep(1.5)  # the outage lasts a while, by design of the test
+                await engine.start()
+                await viewer.wait_more(300_000)
+            assert viewer.error is None and not viewer.ended
+            assert viewer.max_gap < 1.0  # null packets all through the outage
+            assert viewer.max_media_gap >= 1.5
+            assert engine.stats.open_playback == 1
+
+
+async def _until_reconnecting(proxy) -> None:
+    session = proxy.app[REGISTRY].find(CID)
+    while session.state != "reconnecting":
+        await asyncio.sleep(0.02)
+
+
+async def test_engine_gone_for_good_ends_the_stream_cleanly(http):
+    async with FakeEngine(rate=8.0) as engine:
+        async with running_proxy(engine.url, retry_budget_seconds=1.5) as proxy:
+            async with RecordingViewer(http, proxy.url + PATH) as viewer:
+                await viewer.wait_bytes(100_000)
+                await engine.stop()
+                await viewer.wait_ended(timeout=10)
+            assert viewer.error is None, "a clean end of stream, not a reset"
+            assert len(proxy.app[REGISTRY]) == 0
+            assert_whole_packets(whole(viewer.data))
+
+
+async def test_slow_prebuffer_keeps_viewers_alive_with_null_packets(http):
+    async with FakeEngine(rate=2.0, prebuffer_seconds=15) as engine:
+        async with running_proxy(engine.url) as proxy:
+            async with RecordingViewer(http, proxy.url + PATH) as viewer:
+                assert viewer.status == 200  # headers at once, not after the prebuffer
+                await viewer.wait_bytes(PACKET_SIZE, timeout=1.0)  # nulls within 1 s
+                await viewer.wait_bytes(300_000, timeout=25)
+    assert viewer.max_gap < 1.0
+    assert viewer.null_packets > 15 * 20  # a steady trickle through the wait
+    assert_whole_packets(whole(viewer.data))
+    assert engine.stats.playback_connections == 1
+
+
+async def test_circuit_breaker_fails_fast_then_lets_a_probe_through(http):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = f"http://127.0.0.1:{port}"
+    async with running_proxy(dead, breaker_failures=2, breaker_reset_seconds=0.5) as proxy:
+        messages = []
+        for _ in range(3):  # two failures open the breaker (health probes count too)
+            async with http.get(proxy.url + PATH) as resp:
+                assert resp.status == 503
+                messages.append((await resp.json())["error"]["message"])
+                retry_after = resp.headers["Retry-After"]
+        assert "unreachable" in messages[0]
+        assert "not trying it again" in messages[-1]
+        assert retry_after == "1"
+        async with FakeEngine(port=port, rate=8.0) as engine:
+            await asyncio.sleep(0.5)  # the breaker's rest period
+            async with RecordingViewer(http, proxy.url + PATH) as viewer:
+                assert viewer.status == 200
+                await viewer.wait_bytes(50_000)
+            assert engine.stats.getstream_calls == 1
+
+
+async def test_limits_answer_503_and_leave_others_playing(engine, http):
+    async with running_proxy(engine.url, max_clients_per_channel=2, max_channels=1) as proxy:
+        async with RecordingViewer(http, proxy.url + PATH) as first:
+            async with RecordingViewer(http, proxy.url + PATH) as second:
+                await second.wait_bytes(10_000)
+                async with http.get(proxy.url + PATH) as resp:
+                    assert resp.status == 503
+                    body = await resp.json()
+                    assert body["error"]["code"] == "limit_reached"
+                    assert "Retry-After" in resp.headers
+                async with http.get(f"{proxy.url}/ace/getstream?id={'e' * 40}") as resp:
+                    assert resp.status == 503
+                    assert "channel limit" in (await resp.json())["error"]["message"]
+                await first.wait_more(50_000)
+                await second.wait_more(50_000)
