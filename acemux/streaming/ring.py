@@ -1,13 +1,15 @@
 """ChunkRing: a channel's recent data, shared by reference between all its viewers.
 
 Chunks get absolute sequence numbers, so a viewer is just a cursor (the next
-sequence it needs). The ring also remembers join points: positions where a
-PAT starts, from which a new or skipped-ahead viewer can begin decoding.
+sequence it needs). The ring also remembers join points (see StreamIndex),
+from which a new or skipped-ahead viewer can begin decoding.
 """
 
 from __future__ import annotations
 
 from collections import deque
+
+from acemux.streaming.index import JoinPoint
 
 
 class ChunkRing:
@@ -16,18 +18,18 @@ class ChunkRing:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._chunks: deque[bytes] = deque()
-        self._joins: deque[tuple[int, int]] = deque()  # (seq, byte offset in chunk)
+        self._joins: deque[tuple[int, JoinPoint]] = deque()  # (seq of its chunk, join)
         self.first_seq = 0  # sequence of the oldest chunk held
         self.next_seq = 0  # sequence the next appended chunk gets
         self.size = 0
 
-    def append(self, chunk: bytes, join_offsets: list[int] | None = None) -> int:
+    def append(self, chunk: bytes, joins: list[JoinPoint] | None = None) -> int:
         seq = self.next_seq
         self._chunks.append(chunk)
         self.next_seq = seq + 1
         self.size += len(chunk)
-        if join_offsets:
-            self._joins.extend((seq, off) for off in join_offsets)
+        if joins:
+            self._joins.extend((seq, join) for join in joins)
         # Keep at least the newest chunk, whatever its size.
         while self.size > self.max_bytes and len(self._chunks) > 1:
             self.size -= len(self._chunks.popleft())
@@ -42,22 +44,8 @@ class ChunkRing:
             return self._chunks[seq - self.first_seq]
         return None
 
-    def latest_join(self) -> tuple[int, int] | None:
+    def latest_join(self) -> tuple[int, JoinPoint] | None:
         return self._joins[-1] if self._joins else None
-
-    def join_after(self, seq: int) -> tuple[int, int] | None:
-        """The oldest join point at or after `seq` (where a skipped viewer resumes)."""
-        for join in self._joins:
-            if join[0] >= seq:
-                return join
-        return None
-
-    def clear(self) -> None:
-        """Drop everything held; sequence numbers keep counting up."""
-        self._chunks.clear()
-        self._joins.clear()
-        self.first_seq = self.next_seq
-        self.size = 0
 
     def __len__(self) -> int:
         return len(self._chunks)

@@ -24,10 +24,11 @@ from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
 from acemux.errors import AcemuxError
 from acemux.streaming.events import ChannelEvents
+from acemux.streaming.index import JoinPoint, StreamIndex
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.ring import ChunkRing
 from acemux.streaming.splice import StreamStart
-from acemux.streaming.ts import PacketAligner, find_pat_offsets, null_packets
+from acemux.streaming.ts import PacketAligner, null_packets
 from acemux.streaming.viewer import Viewer, size_line
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ChannelSession:
         self._loop = asyncio.get_running_loop()
         self.ring = ChunkRing(settings.ring_bytes)
         self._aligner = PacketAligner()
+        self._index = StreamIndex()
         self._stream_start = StreamStart()
         self._high_water = settings.client_high_water
 
@@ -76,7 +78,8 @@ class ChannelSession:
         self._stalled = False
 
         self.created_at = time.time()
-        self.last_data_at = self._loop.time()
+        self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
+        self.last_sent_at = self.last_data_at  # viewer bytes: for keep-alive filler
         self.first_byte_at: float | None = None
         self.bytes_in = 0
         self.bytes_out_departed = 0  # bytes sent to viewers that have left
@@ -254,16 +257,18 @@ class ChannelSession:
         self.last_data_at = self._loop.time()
         self.bytes_in += len(raw)
         chunk = self._aligner.feed(raw)
-        if chunk:
-            chunk = self._stream_start.feed(chunk)
         if not chunk:
             return
+        chunk, joins = self._stream_start.feed(chunk, self._index.scan(chunk))
+        if not chunk:
+            return
+        self.last_sent_at = self.last_data_at
         if self.state != "playing":
             self.state = "playing"
             if self.first_byte_at is None:
                 self.first_byte_at = time.time()
                 self.events.first_byte(self, self.first_byte_at - self.created_at)
-        seq = self.ring.append(chunk, find_pat_offsets(chunk))
+        seq = self.ring.append(chunk, joins)
         self._fanout(seq, chunk)
 
     def _fanout(self, seq: int, chunk: bytes) -> None:
@@ -288,11 +293,12 @@ class ChannelSession:
         stall = self._settings.stall_seconds
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            silent = self._loop.time() - self.last_data_at
-            if silent >= SILENCE_BEFORE_FILLER:
+            now = self._loop.time()
+            if now - self.last_sent_at >= SILENCE_BEFORE_FILLER:
                 for viewer in self._live:
                     if viewer.backlog() <= self._high_water and not viewer.transport.is_closing():
                         viewer.send(FILLER, FILLER_SIZE_LINE)
+            silent = now - self.last_data_at
             if silent >= stall and self._upstream is not None and not self._stalled:
                 self._stalled = True
                 self._upstream.close()
@@ -334,12 +340,12 @@ class ChannelSession:
         else:
             self._send_from_join(viewer, join)
 
-    def _send_from_join(self, viewer: Viewer, join: tuple[int, int]) -> None:
+    def _send_from_join(self, viewer: Viewer, join: tuple[int, JoinPoint]) -> None:
         """Send the held chunk from a join point on; the rest follows from the ring."""
-        seq, offset = join
+        seq, point = join
         chunk = self.ring.get(seq)
         assert chunk is not None, "join points never outlive their chunk"
-        tail = chunk[offset:] if offset else chunk
+        tail = point.prefix + chunk[point.offset :] if point.offset or point.prefix else chunk
         viewer.send(tail, size_line(tail))
         viewer.cursor = seq + 1
 

@@ -1,8 +1,9 @@
 """Where a new upstream connection's data may begin for viewers.
 
-A connection (the first, or a reconnect) can start anywhere in the stream. Its
-data is held back until its first PAT, so viewers always (re)start where a
-decoder can begin: PAT, then PMT. When the connection replaces one that already
+A connection (the first, or a reconnect) can start anywhere in the stream, in
+the middle of a group of pictures. Its data is held back until its first join
+point (see StreamIndex), so viewers always (re)start where a decoder can begin:
+PAT, PMT, then a keyframe. When the connection replaces one that already
 delivered data (a splice), the restart is preceded by one discontinuity packet
 for each stream, so decoders accept the jump in continuity counters and clock
 instead of treating what follows as corrupt.
@@ -10,16 +11,11 @@ instead of treating what follows as corrupt.
 
 from __future__ import annotations
 
-from acemux.streaming.ts import (
-    NULL_PID,
-    PACKET_SIZE,
-    discontinuity_packet,
-    find_pat_offsets,
-    packet_pid,
-)
+from acemux.streaming.index import JoinPoint
+from acemux.streaming.ts import NULL_PID, PACKET_SIZE, discontinuity_packet, packet_pid
 
-# A stream without PATs is passed through rather than held back for ever.
-MAX_HELD_BYTES = 4 * 1024 * 1024
+# A stream without join points is passed through rather than held back for ever.
+MAX_HELD_BYTES = 8 * 1024 * 1024
 
 
 class StreamStart:
@@ -37,24 +33,26 @@ class StreamStart:
         self._splice = splice
         self._held = 0
 
-    def feed(self, chunk: bytes) -> bytes:
-        """Aligned data from the connection -> what viewers may get (possibly b"")."""
+    def feed(self, chunk: bytes, joins: list[JoinPoint]) -> tuple[bytes, list[JoinPoint]]:
+        """Aligned data from the connection and its join points -> what viewers may get."""
         if not self._waiting:
-            return chunk
-        offsets = find_pat_offsets(chunk)
-        if not offsets:
+            return chunk, joins
+        if not joins:
             self._held += len(chunk)
             if self._held <= MAX_HELD_BYTES:
-                return b""
-            start = 0
-        else:
-            start = offsets[0]
+                return b"", []
+            joins = [JoinPoint(0, b"")]
         self._waiting = False
-        data = chunk[start:] if start else chunk
+        first = joins[0]
+        data = first.prefix + chunk[first.offset :]
         if self._splice:
             self.splices += 1
-            return discontinuity_markers(data) + data
-        return data
+            data = discontinuity_markers(data) + data
+        # Offsets now count from the new start; the first join is the start itself.
+        shift = len(data) - (len(chunk) - first.offset)
+        moved = [JoinPoint(shift - len(first.prefix), b"")]
+        moved += [JoinPoint(j.offset - first.offset + shift, j.prefix) for j in joins[1:]]
+        return data, moved
 
 
 def discontinuity_markers(data: bytes) -> bytes:

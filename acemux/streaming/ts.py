@@ -39,11 +39,11 @@ def find_pat_offsets(chunk: bytes) -> list[int]:
     return find_section_starts(chunk, PAT_PID)
 
 
-def find_section_starts(chunk: bytes, pid: int) -> list[int]:
+def find_section_starts(chunk: bytes, pid: int, start: int = 0) -> list[int]:
     """Offsets of the packets of `pid` with the payload-unit-start flag, in aligned data."""
     pattern = _PAT_START if pid == PAT_PID else bytes([0x40 | (pid >> 8) & 0x1F, pid & 0xFF])
     offsets: list[int] = []
-    pos = chunk.find(pattern, 1)
+    pos = chunk.find(pattern, start + 1)
     while pos != -1:
         start = pos - 1
         if start % PACKET_SIZE == 0 and chunk[start] == SYNC_BYTE:
@@ -52,6 +52,54 @@ def find_section_starts(chunk: bytes, pid: int) -> list[int]:
         else:
             pos = chunk.find(pattern, pos + 1)
     return offsets
+
+
+def payload(packet: bytes) -> bytes:
+    """The payload of one packet (after any adaptation field)."""
+    afc = (packet[3] >> 4) & 0x3
+    start = 4 + (1 + packet[4] if afc & 0x2 else 0)
+    return packet[start:] if afc & 0x1 else b""
+
+
+def _section(packet: bytes) -> bytes:
+    """The PSI section starting in a packet with the payload-unit-start flag."""
+    data = payload(packet)
+    if not data:
+        return b""
+    section = data[1 + data[0] :]  # skip the pointer field
+    if len(section) < 3:
+        return b""
+    length = ((section[1] & 0x0F) << 8) | section[2]
+    return section[: 3 + length]
+
+
+def pmt_pid_of(pat_packet: bytes) -> int | None:
+    """The PMT PID of the first program in a single-packet PAT."""
+    section = _section(pat_packet)
+    # header 8 bytes, then 4 bytes a program, then CRC 4 bytes
+    for at in range(8, len(section) - 4 - 3, 4):
+        program = (section[at] << 8) | section[at + 1]
+        if program != 0:
+            return ((section[at + 2] & 0x1F) << 8) | section[at + 3]
+    return None
+
+
+def elementary_pids(pmt_packet: bytes) -> list[tuple[int, int]]:
+    """(stream_type, pid) of each stream in a single-packet PMT."""
+    section = _section(pmt_packet)
+    if len(section) < 12:
+        return []
+    info_length = ((section[10] & 0x0F) << 8) | section[11]
+    streams = []
+    at = 12 + info_length
+    end = len(section) - 4  # CRC
+    while at + 5 <= end:
+        stream_type = section[at]
+        pid = ((section[at + 1] & 0x1F) << 8) | section[at + 2]
+        es_info_length = ((section[at + 3] & 0x0F) << 8) | section[at + 4]
+        streams.append((stream_type, pid))
+        at += 5 + es_info_length
+    return streams
 
 
 def discontinuity_packet(pid: int, cc: int) -> bytes:

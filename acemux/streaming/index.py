@@ -1,0 +1,107 @@
+"""StreamIndex: follows a channel's PAT, PMT and video keyframes to find join points.
+
+A join point is where a viewer can start and get a clean picture at once: a
+video keyframe, preceded by copies of the latest PAT and PMT. Audio-only
+channels join at a PAT. Until a PAT and PMT have been seen there are none.
+
+Only packets that start something are looked at (PAT and PMT sections, video
+PES starts: tens per second), found with bytes.find, so the cost does not grow
+with the bitrate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acemux.streaming.ts import (
+    PACKET_SIZE,
+    PAT_PID,
+    elementary_pids,
+    find_section_starts,
+    payload,
+    pmt_pid_of,
+)
+
+H264, HEVC, MPEG2_VIDEO, MPEG1_VIDEO = 0x1B, 0x24, 0x02, 0x01
+VIDEO_TYPES = (H264, HEVC, MPEG2_VIDEO, MPEG1_VIDEO)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPoint:
+    offset: int  # of the packet a viewer starts at, in its chunk
+    prefix: bytes  # sent first: PAT and PMT copies (empty when starting at a PAT)
+
+
+class StreamIndex:
+    __slots__ = ("pat", "pmt", "pmt_pid", "video_pid", "video_type", "keyframes")
+
+    def __init__(self) -> None:
+        self.pat: bytes | None = None  # latest PAT packet
+        self.pmt: bytes | None = None  # latest PMT packet
+        self.pmt_pid: int | None = None
+        self.video_pid: int | None = None
+        self.video_type = 0
+        self.keyframes = 0
+
+    def scan(self, chunk: bytes, start: int = 0) -> list[JoinPoint]:
+        """Update from an aligned chunk; return its join points in order."""
+        layout = (self.pmt_pid, self.video_pid)
+        events = [(off, PAT_PID) for off in find_section_starts(chunk, PAT_PID, start)]
+        for pid in layout:
+            if pid is not None:
+                events += [(off, pid) for off in find_section_starts(chunk, pid, start)]
+        if len(events) > 1:
+            events.sort()
+        joins: list[JoinPoint] = []
+        for offset, pid in events:
+            packet = chunk[offset : offset + PACKET_SIZE]
+            if pid == PAT_PID:
+                self._on_pat(packet)
+                if self.pmt is not None and self.video_pid is None:  # audio only
+                    joins.append(JoinPoint(offset, b""))
+            elif pid == self.pmt_pid:
+                self._on_pmt(packet)
+            elif pid == self.video_pid and is_keyframe(packet, self.video_type):
+                if self.pat and self.pmt:
+                    self.keyframes += 1
+                    joins.append(JoinPoint(offset, self.pat + self.pmt))
+            if (self.pmt_pid, self.video_pid) != layout:
+                # Learnt the PMT or video PID here: look at the rest with them.
+                return joins + self.scan(chunk, offset + PACKET_SIZE)
+        return joins
+
+    def _on_pat(self, packet: bytes) -> None:
+        self.pat = packet
+        pmt_pid = pmt_pid_of(packet)
+        if pmt_pid != self.pmt_pid:  # a new program layout: learn it again
+            self.pmt_pid, self.pmt, self.video_pid = pmt_pid, None, None
+
+    def _on_pmt(self, packet: bytes) -> None:
+        self.pmt = packet
+        videos = [(t, pid) for t, pid in elementary_pids(packet) if t in VIDEO_TYPES]
+        self.video_type, self.video_pid = videos[0] if videos else (0, None)
+
+
+def is_keyframe(packet: bytes, stream_type: int) -> bool:
+    """Does this video PES start a keyframe? The muxer's random access flag, else the codec's."""
+    if packet[3] & 0x20 and packet[4] and packet[5] & 0x40:
+        return True
+    data = payload(packet)
+    if len(data) < 9 or data[:3] != b"\x00\x00\x01":
+        return False
+    es = data[9 + data[8] :]  # skip the PES header
+    pos = es.find(b"\x00\x00\x01")
+    while pos != -1 and pos + 3 < len(es):
+        if _starts_random_access(es[pos + 3], stream_type):
+            return True
+        pos = es.find(b"\x00\x00\x01", pos + 3)
+    return False
+
+
+def _starts_random_access(header: int, stream_type: int) -> bool:
+    if stream_type == H264:
+        return header & 0x1F in (5, 7)  # IDR slice, or the SPS that leads one
+    if stream_type == HEVC:
+        nal_type = (header >> 1) & 0x3F
+        return 16 <= nal_type <= 21 or 32 <= nal_type <= 34  # IRAP, or VPS/SPS/PPS
+    return header == 0xB3  # MPEG-1/2 sequence header
