@@ -42,6 +42,13 @@ def strip_null_packets(data: bytes) -> bytes:
     )
 
 
+def free_port() -> int:
+    """A port that was free a moment ago, for a server started in another process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 async def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> None:
     """For state with no event to await (e.g. counts read over HTTP); bounded in time."""
     deadline = time.monotonic() + timeout

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from acemux.fake_engine import DEMO_CONTENT_ID
 from tests.integration.conftest import running_proxy
-from tests.streamclient import read_stream
+from tests.streamclient import free_port, read_stream
 
 CID = DEMO_CONTENT_ID
 
@@ -57,11 +55,9 @@ async def test_engine_error_is_502_with_the_engines_message(engine, proxy, http)
 
 
 async def test_unreachable_engine_is_503_with_retry_after(http):
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with running_proxy(dead) as proxy:
-            status, body, headers = await _error(http, f"{proxy.url}/ace/getstream?id={CID}")
+    dead = f"http://127.0.0.1:{free_port()}"  # nobody listens there
+    async with running_proxy(dead) as proxy:
+        status, body, headers = await _error(http, f"{proxy.url}/ace/getstream?id={CID}")
     assert status == 503
     assert body["error"]["code"] == "engine_unavailable"
     assert int(headers["Retry-After"]) > 0

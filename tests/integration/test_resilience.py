@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
@@ -12,7 +11,7 @@ from acemux.streaming.ts import PACKET_SIZE, find_section_starts
 from acemux.web.keys import REGISTRY
 from tests.ffmpeg import decode_bytes, needs_ffmpeg
 from tests.integration.conftest import running_proxy
-from tests.streamclient import RecordingViewer
+from tests.streamclient import RecordingViewer, free_port
 from tests.tspackets import assert_whole_packets
 
 CID = DEMO_CONTENT_ID
@@ -121,9 +120,7 @@ async def test_getstream_errors_then_succeeds_while_viewers_wait(fast_engine, ht
 
 
 async def test_engine_down_then_back_viewers_stay(http):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     async with FakeEngine(port=port, rate=8.0) as engine:
         async with running_proxy(engine.url, breaker_reset_seconds=0.5) as proxy:
             async with RecordingViewer(http, proxy.url + PATH) as viewer:
@@ -172,9 +169,7 @@ async def test_slow_prebuffer_keeps_viewers_alive_with_null_packets(http):
 
 
 async def test_circuit_breaker_fails_fast_then_lets_a_probe_through(http):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     dead = f"http://127.0.0.1:{port}"
     async with running_proxy(dead, breaker_failures=2, breaker_reset_seconds=0.5) as proxy:
         messages = []

@@ -5,19 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import aiohttp
 
 from acemux.fake_engine import DEMO_CONTENT_ID
-from tests.streamclient import read_n
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.streamclient import free_port, read_n
 
 
 async def wait_healthy(http: aiohttp.ClientSession, url: str, proc, timeout: float = 15) -> None:
