@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
-from acemux.fake_engine import DEMO_CONTENT_ID, default_loop
+from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine, default_loop
 from acemux.streaming.ts import find_pat_offsets
+from acemux.streaming.viewer import KEEPALIVE_IDLE
 from acemux.web.keys import REGISTRY
 from tests.integration.conftest import running_proxy
 from tests.streamclient import (
@@ -126,3 +128,18 @@ async def test_status(engine, proxy, http):
     async with http.get(f"{proxy.url}/ace/status?id={'c' * 40}") as resp:
         assert resp.status == 404
         assert (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_a_viewer_leaving_is_noticed_at_once_even_when_nothing_flows(http):
+    async with FakeEngine(prebuffer_seconds=30) as engine:  # no stream bytes during the test
+        async with running_proxy(engine.url) as proxy:
+            registry = proxy.app[REGISTRY]
+            async with http.get(f"{proxy.url}/ace/getstream?id={CID}") as viewer:
+                await wait_until(lambda: (s := registry.find(CID)) and len(s.viewers) == 1)
+                session = registry.find(CID)
+                transport = next(iter(session.viewers.values())).transport
+                sock = transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
+                viewer.close()
+            await wait_until(lambda: not session.viewers, timeout=1)
