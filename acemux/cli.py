@@ -27,6 +27,15 @@ def _add_settings_flags(parser: argparse.ArgumentParser, skip: set[str] = frozen
     for name, field in Settings.model_fields.items():
         if name in skip:
             continue
+        if field.annotation is bool:  # --metrics-open / --no-metrics-open
+            parser.add_argument(
+                "--" + name.replace("_", "-"),
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"{field.description} [env ACEMUX_{name.upper()}; default {field.default}]",
+            )
+            continue
         kind = field.annotation if field.annotation in (int, float) else str
         parser.add_argument(
             "--" + name.replace("_", "-"),
@@ -54,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(demo, skip={"engine", "host", "port"})
     demo.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
     demo.add_argument("--port", type=int, default=DEMO_PORT, help="Port to listen on.")
+
+    check = sub.add_parser(
+        "check", help="Check playback against an engine; non-zero exit when a check fails."
+    )
+    _add_settings_flags(check, skip={"host", "port"})
+    check.add_argument("--content-id", required=True, help="A content id the engine can play.")
+    check.add_argument(
+        "--seconds", type=float, default=5.0, help="How long to measure the stream's bitrate."
+    )
+    check.set_defaults(log_level="WARNING")  # the table is the output; --log-level shows more
 
     fake = sub.add_parser("fake-engine", help="Run the built-in fake AceStream engine alone.")
     fake.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
@@ -85,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "demo":
         return _run(lambda stop: _demo(settings, stop))
+    if args.command == "check":
+        from acemux.check import run_check
+
+        return asyncio.run(run_check(settings, args.content_id, args.seconds))
     return _run(lambda stop: _serve(settings, stop))
 
 

@@ -6,7 +6,7 @@ to whatever needs it; nothing else reads the environment.
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     )
     breaker_reset_seconds: float = Field(
         10.0, gt=0, description="How long a failing engine rests before a probe request."
+    )
+
+    token: SecretStr = Field(
+        SecretStr(""),
+        description="Access token for every stream, playlist and API request (empty: none).",
+    )
+    metrics_open: bool = Field(
+        False, description="Serve /metrics, /healthz and /readyz without the token."
+    )
+    engine_check_interval: float = Field(
+        5.0, gt=0, description="Seconds between engine health checks (its version call)."
+    )
+    engine_check_timeout: float = Field(
+        3.0, gt=0, description="Timeout of one engine health check."
     )
 
     log_level: str = Field("INFO", description="Logging level.")

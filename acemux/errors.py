@@ -26,6 +26,13 @@ class BadRequest(AcemuxError):
     code = "bad_request"
 
 
+class Unauthorized(AcemuxError):
+    """A token is configured and the request did not carry it."""
+
+    status = 401
+    code = "unauthorized"
+
+
 class NotFound(AcemuxError):
     status = 404
     code = "not_found"

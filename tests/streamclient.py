@@ -87,8 +87,11 @@ class RecordingViewer:
     packet other than a null packet.
     """
 
-    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
+    def __init__(
+        self, http: aiohttp.ClientSession, url: str, user_agent: str = "test-player/1.0"
+    ) -> None:
         self._http, self._url = http, url
+        self._headers = {"User-Agent": user_agent}
         self.data = bytearray()
         self.status: int | None = None
         self.ended = False  # the server ended the stream cleanly
@@ -103,13 +106,21 @@ class RecordingViewer:
         self._scanned = 0
 
     async def __aenter__(self) -> "RecordingViewer":
-        self._resp = await self._http.get(self._url)
+        self._resp = await self._http.get(self._url, headers=self._headers)
         self.status = self._resp.status
+        if self.status != 200:
+            text = await self._resp.text()
+            self._resp.close()
+            raise AssertionError(f"HTTP {self.status}: {text}")
         self._last_any = self._last_media = time.monotonic()
         self._task = asyncio.create_task(self._read())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Hang up, like a player that is closed."""
         if self._task is not None:
             self._task.cancel()
             try:
@@ -165,6 +176,11 @@ class RecordingViewer:
 
     async def wait_more(self, nbytes: int, timeout: float = 15.0) -> None:
         await self.wait_bytes(len(self.data) + nbytes, timeout)
+
+    @property
+    def gone(self) -> bool:
+        """The stream ended cleanly or broke off."""
+        return self.ended or self.error is not None
 
     async def wait_ended(self, timeout: float = 15.0) -> None:
         async with asyncio.timeout(timeout):

@@ -41,3 +41,6 @@ class ChannelEvents:
 
 
 UPSTREAM_CAUSES = ("eof", "error", "stall", "open_failed", "getstream_failed")
+
+# The reason a viewer that takes no data for too long leaves with.
+VIEWER_STALLED = "viewer stalled"

@@ -23,7 +23,7 @@ import aiohttp
 from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
 from acemux.errors import AcemuxError
-from acemux.streaming.events import ChannelEvents
+from acemux.streaming.events import VIEWER_STALLED, ChannelEvents
 from acemux.streaming.index import JoinPoint, StreamIndex
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.ring import ChunkRing
@@ -395,14 +395,18 @@ class ChannelSession:
             woken.cancel()
         if not done:
             log.info("channel %s: viewer %d stalled, disconnecting", self.key.name, viewer.id)
-            viewer.end("viewer stalled")
-            viewer.transport.abort()
+            self.drop_viewer(viewer, VIEWER_STALLED)
         elif drained in done and drained.exception() is not None:
             viewer.end("viewer disconnected")
 
     @property
     def bytes_out(self) -> int:
         return self.bytes_out_departed + sum(v.bytes_sent for v in self.viewers.values())
+
+    def drop_viewer(self, viewer: Viewer, reason: str) -> None:
+        """Disconnect a viewer at once, even when its socket is backed up."""
+        viewer.end(reason)
+        viewer.transport.abort()
 
     def describe(self) -> dict:
         info = self.info

@@ -10,10 +10,14 @@ from aiohttp import web
 from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.api import EngineClient
+from acemux.engine.health import EngineHealth
 from acemux.streaming.registry import ChannelRegistry
-from acemux.web import ace
+from acemux.web import ace, api, dashboard, monitoring
+from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
-from acemux.web.keys import ENGINE, REGISTRY, SETTINGS
+from acemux.web.keys import ENGINE, HEALTH, METRICS, RATES, REGISTRY, SETTINGS
+from acemux.web.metrics import Metrics
+from acemux.web.rates import RateSampler
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +26,24 @@ MAX_REQUEST_LINE = 16 * 1024
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[json_errors, *token_middlewares(settings)])
     engine = EngineClient(settings)
     app[SETTINGS] = settings
     app[ENGINE] = engine
-    app[REGISTRY] = ChannelRegistry(settings, engine)
+    app[METRICS] = metrics = Metrics()
+    app[REGISTRY] = ChannelRegistry(settings, engine, events=metrics)
+    app[HEALTH] = EngineHealth(
+        engine, settings.engine_check_interval, settings.engine_check_timeout
+    )
+    app[RATES] = RateSampler(app[REGISTRY])
+    metrics.observe(app[REGISTRY], app[HEALTH])
     app.add_routes(ace.routes)
+    app.add_routes(api.routes)
+    app.add_routes(monitoring.routes)
+    dashboard.add_routes(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_client)
+    app.cleanup_ctx.append(_observers)
     app.on_shutdown.append(_close_channels)
     return app
 
@@ -38,6 +52,15 @@ async def _engine_client(app: web.Application) -> AsyncIterator[None]:
     await app[ENGINE].open()
     yield
     await app[ENGINE].close()
+
+
+async def _observers(app: web.Application) -> AsyncIterator[None]:
+    """Background watchers: the engine health check and the bitrate sampler."""
+    app[HEALTH].start()
+    app[RATES].start()
+    yield
+    await app[RATES].stop()
+    await app[HEALTH].stop()
 
 
 async def _close_channels(app: web.Application) -> None:

@@ -1,0 +1,94 @@
+"""EngineHealth: is the configured engine answering? A periodic `version()` call.
+
+/readyz, the dashboard and the metrics read it. It knows one engine; a pool of
+engines can later keep one of these per engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from acemux.engine.api import EngineClient
+from acemux.errors import AcemuxError
+
+log = logging.getLogger(__name__)
+
+
+class EngineHealth:
+    def __init__(self, engine: EngineClient, interval: float, timeout: float) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.timeout = timeout
+        self.up: bool | None = None  # None until the first check has finished
+        self.version = ""
+        self.last_error = ""
+        self.last_check_at: float | None = None  # wall-clock time of the last check
+        self.latency: float | None = None  # seconds the last successful check took
+        self.checks = 0
+        self._checked = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="engine-health")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self.check()
+            await asyncio.sleep(self.interval)
+
+    async def check(self) -> bool:
+        """Ask the engine for its version once; record and return whether it answered."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await self.engine.version()
+        except TimeoutError:
+            self._record(False, error=f"no answer within {self.timeout:g} s")
+        except AcemuxError as err:
+            self._record(False, error=err.message)
+        else:
+            self.latency = time.monotonic() - started
+            self._record(True, version=str(result.get("version", "")))
+        return bool(self.up)
+
+    def _record(self, up: bool, version: str = "", error: str = "") -> None:
+        if up != self.up:
+            if up:
+                log.info("engine %s is up (version %s)", self.engine.base_url, version)
+            else:
+                log.warning("engine %s is down: %s", self.engine.base_url, error)
+        self.up = up
+        self.version = version or self.version
+        self.last_error = error
+        self.last_check_at = time.time()
+        self.checks += 1
+        # Wake everyone waiting for a check, then arm a fresh event for the next one.
+        self._checked.set()
+        self._checked = asyncio.Event()
+
+    async def next_check(self) -> None:
+        """Wait until the next check has finished (for callers that need a fresh answer)."""
+        await self._checked.wait()
+
+    def describe(self) -> dict:
+        return {
+            "url": self.engine.base_url,
+            "up": self.up,
+            "version": self.version or None,
+            "last_error": self.last_error or None,
+            "last_check_at": self.last_check_at,
+            "latency_seconds": self.latency,
+            "checks": self.checks,
+            "breaker": self.engine.breaker.state,  # closed, open or half_open
+        }

@@ -1,0 +1,153 @@
+"""The JSON API under /api/v1: channels with their clients, engines; stop and drop.
+
+Everything is read from the one channel registry at request time, so the API,
+/ace/status, the metrics and the dashboard always agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from acemux.errors import BadRequest, NotFound
+from acemux.streaming.session import ChannelSession
+from acemux.streaming.viewer import Viewer
+from acemux.web.keys import HEALTH, RATES, REGISTRY
+
+log = logging.getLogger(__name__)
+
+# The session's own states, as the API names them.
+STATES = {
+    "starting": "prebuffering",
+    "prebuffering": "prebuffering",
+    "playing": "playing",
+    "reconnecting": "reconnecting",
+    "closing": "stopping",
+    "closed": "stopping",
+}
+STOP_REASON = "stopped through the API"
+DROP_REASON = "dropped through the API"
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/streams")
+async def list_streams(request: web.Request) -> web.Response:
+    sessions = request.app[REGISTRY].sessions()
+    return web.json_response({"streams": [_stream(request, s) for s in sessions]})
+
+
+@routes.get("/api/v1/streams/{id}")
+async def get_stream(request: web.Request) -> web.Response:
+    return web.json_response(_stream(request, _find(request)))
+
+
+@routes.delete("/api/v1/streams/{id}")
+async def stop_stream(request: web.Request) -> web.Response:
+    session = _find(request)
+    log.info("channel %s: stop asked through the API", session.key.name)
+    await session.close(STOP_REASON)
+    return web.json_response({"stopped": session.key.value, "key": session.key.name})
+
+
+@routes.delete("/api/v1/streams/{id}/clients/{client}")
+async def drop_client(request: web.Request) -> web.Response:
+    session = _find(request)
+    try:
+        client_id = int(request.match_info["client"])
+    except ValueError:
+        raise BadRequest("client must be a number") from None
+    viewer = session.viewers.get(client_id)
+    if viewer is None:
+        raise NotFound(f"client {client_id} is not watching this stream")
+    log.info("channel %s: viewer %d dropped through the API", session.key.name, viewer.id)
+    session.drop_viewer(viewer, DROP_REASON)
+    return web.json_response({"dropped": client_id, "stream": session.key.value})
+
+
+@routes.get("/api/v1/engines")
+async def list_engines(request: web.Request) -> web.Response:
+    return web.json_response({"engines": [request.app[HEALTH].describe()]})
+
+
+def _find(request: web.Request) -> ChannelSession:
+    """A channel by its full key name (id plus extra parameters), id or infohash."""
+    wanted = request.match_info["id"]
+    registry = request.app[REGISTRY]
+    for session in registry.sessions():
+        if session.key.name == wanted:
+            return session
+    session = registry.find(wanted)
+    if session is None:
+        raise NotFound(f"stream {wanted} is not playing")
+    return session
+
+
+def _stream(request: web.Request, session: ChannelSession) -> dict:
+    rates = request.app[RATES]
+    bitrate_in, bitrate_out = rates.bitrates(session)
+    now = time.time()
+    info = session.info
+    first_byte = session.first_byte_at
+    return {
+        "id": session.key.value,
+        "key": session.key.name,
+        "selector": session.key.kind,
+        "state": STATES.get(session.state, session.state),
+        "engine": {
+            "url": session.engine.base_url,
+            "infohash": info.infohash if info else None,
+            "playback_session_id": info.playback_session_id if info else None,
+            "sessions": session.engine_sessions,
+        },
+        "created_at": session.created_at,
+        "uptime_seconds": round(now - session.created_at, 3),
+        "time_to_first_byte_seconds": (
+            round(first_byte - session.created_at, 3) if first_byte is not None else None
+        ),
+        "bitrate_in": _round(bitrate_in),
+        "bitrate_out": _round(bitrate_out),
+        "bytes_in": session.bytes_in,
+        "bytes_out": session.bytes_out,
+        "reconnects": session.reconnects,
+        "last_error": session.last_error or None,
+        "buffer_bytes": session.ring.size,
+        "engine_stats": None,  # the engine's stat_url figures: not polled yet
+        "history": rates.history(session),
+        "clients": [_client(session, v, bitrate_in, now) for v in session.viewers.values()],
+    }
+
+
+def _client(session: ChannelSession, viewer: Viewer, bitrate_in: float | None, now: float) -> dict:
+    lag = _lag_bytes(session, viewer)
+    return {
+        "id": viewer.id,
+        "address": viewer.address,
+        "user_agent": viewer.user_agent,
+        "connected_at": viewer.connected_at,
+        "connected_seconds": round(now - viewer.connected_at, 3),
+        "bytes_sent": viewer.bytes_sent,
+        "live": viewer.live,
+        "lag_bytes": lag,
+        "lag_seconds": round(lag * 8 / bitrate_in, 3) if bitrate_in else None,
+        "skips": viewer.skips,
+    }
+
+
+def _lag_bytes(session: ChannelSession, viewer: Viewer) -> int:
+    """Bytes the client is behind: queued in its socket, plus ring data not yet sent."""
+    if viewer.transport.is_closing():
+        return 0
+    lag = viewer.backlog()
+    if not viewer.live:
+        ring = session.ring
+        for seq in range(max(viewer.cursor, ring.first_seq), ring.next_seq):
+            chunk = ring.get(seq)
+            lag += len(chunk) if chunk is not None else 0
+    return lag
+
+
+def _round(value: float | None) -> int | None:
+    return None if value is None else round(value)
