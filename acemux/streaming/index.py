@@ -30,6 +30,7 @@ VIDEO_TYPES = (H264, HEVC, MPEG2_VIDEO, MPEG1_VIDEO)
 class JoinPoint:
     offset: int  # of the packet a viewer starts at, in its chunk
     prefix: bytes  # sent first: PAT and PMT copies (empty when starting at a PAT)
+    pts: int | None = None  # the keyframe's presentation time, 90 kHz ticks
 
 
 class StreamIndex:
@@ -64,7 +65,7 @@ class StreamIndex:
             elif pid == self.video_pid and is_keyframe(packet, self.video_type):
                 if self.pat and self.pmt:
                     self.keyframes += 1
-                    joins.append(JoinPoint(offset, self.pat + self.pmt))
+                    joins.append(JoinPoint(offset, self.pat + self.pmt, pes_pts(packet)))
             if (self.pmt_pid, self.video_pid) != layout:
                 # Learnt the PMT or video PID here: look at the rest with them.
                 return joins + self.scan(chunk, offset + PACKET_SIZE)
@@ -96,6 +97,15 @@ def is_keyframe(packet: bytes, stream_type: int) -> bool:
             return True
         pos = es.find(b"\x00\x00\x01", pos + 3)
     return False
+
+
+def pes_pts(packet: bytes) -> int | None:
+    """The PTS of the PES that starts in this packet, if it carries one."""
+    data = payload(packet)
+    if len(data) < 14 or data[:3] != b"\x00\x00\x01" or not data[7] & 0x80:
+        return None
+    b = data[9:14]
+    return ((b[0] >> 1) & 0x07) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
 
 
 def _starts_random_access(header: int, stream_type: int) -> bool:

@@ -47,5 +47,9 @@ class ChunkRing:
     def latest_join(self) -> tuple[int, JoinPoint] | None:
         return self._joins[-1] if self._joins else None
 
+    def joins(self) -> list[tuple[int, JoinPoint]]:
+        """Every join point still held, oldest first, with the sequence of its chunk."""
+        return list(self._joins)
+
     def __len__(self) -> int:
         return len(self._chunks)

@@ -50,8 +50,8 @@ class StreamStart:
             data = discontinuity_markers(data) + data
         # Offsets now count from the new start; the first join is the start itself.
         shift = len(data) - (len(chunk) - first.offset)
-        moved = [JoinPoint(shift - len(first.prefix), b"")]
-        moved += [JoinPoint(j.offset - first.offset + shift, j.prefix) for j in joins[1:]]
+        moved = [JoinPoint(shift - len(first.prefix), b"", first.pts)]
+        moved += [JoinPoint(j.offset - first.offset + shift, j.prefix, j.pts) for j in joins[1:]]
         return data, moved
 
 

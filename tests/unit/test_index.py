@@ -21,10 +21,18 @@ def test_joins_at_each_keyframe_with_pat_and_pmt_copies():
     joins = scan_all(sample, index)
     assert index.video_pid == 256 and index.pmt_pid == 4096
     assert len(joins) == 8
+    times = [join.pts for _, join in scan_all_points(sample, StreamIndex())]
+    assert [round((b - a) / 90_000, 3) for a, b in zip(times, times[1:])] == [1.0] * 7
     for offset, prefix in joins:
         assert pids(prefix) == [0, 4096]
         assert packet_pid(sample, offset) == 256
         assert is_keyframe(sample[offset : offset + PACKET_SIZE], index.video_type)
+
+
+def scan_all_points(data: bytes, index: StreamIndex):
+    for start in range(0, len(data), CHUNK):
+        for join in index.scan(data[start : start + CHUNK]):
+            yield start + join.offset, join
 
 
 def test_keyframe_found_from_the_codec_when_the_random_access_flag_is_missing():
