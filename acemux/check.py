@@ -121,7 +121,8 @@ class PlaybackCheck:
         self.wait = self.settings.prebuffer_timeout + self.settings.engine_api_timeout
 
     async def run(self) -> list[Result]:
-        engine = EngineClient(self.settings)
+        # The first engine configured is the one checked.
+        engine = EngineClient(self.settings, self.settings.engines[0].url)
         await engine.open()
         try:
             await self._run(engine)

@@ -21,6 +21,7 @@ from acemux.config import Settings
 log = logging.getLogger(__name__)
 
 DEMO_PORT = 8080
+LIST_SETTINGS = {"engine"}  # settings holding comma-separated lists
 
 
 def _add_settings_flags(parser: argparse.ArgumentParser, skip: set[str] = frozenset()) -> None:
@@ -41,6 +42,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser, skip: set[str] = frozen
             "--" + name.replace("_", "-"),
             dest=name,
             type=kind,
+            # --engine may be given once per engine; the values are joined with commas.
+            action="append" if name in LIST_SETTINGS else "store",
             default=argparse.SUPPRESS,  # only flags given on the line override
             metavar=kind.__name__.upper(),
             help=f"{field.description} [env ACEMUX_{name.upper()}; default {field.default}]",
@@ -88,6 +91,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name) for name in Settings.model_fields if hasattr(args, name)
     }
+    for name in LIST_SETTINGS & overrides.keys():
+        overrides[name] = ",".join(overrides[name])
     return Settings(**overrides)
 
 

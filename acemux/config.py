@@ -6,19 +6,54 @@ to whatever needs it; nothing else reads the environment.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """One configured engine: `http://host:6878`, or `http://host:6878#max=8` to cap its channels."""
+
+    url: str
+    max_channels: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "EngineSpec":
+        url, _, options = text.strip().partition("#")
+        url = url.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"engine {text!r} must be an http:// or https:// URL")
+        max_channels = None
+        if options:
+            name, _, value = options.partition("=")
+            if name != "max" or not value.isdigit() or int(value) < 1:
+                raise ValueError(f"engine {text!r}: write the cap as #max=N (N >= 1)")
+            max_channels = int(value)
+        return cls(url, max_channels)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACEMUX_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ACEMUX_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     host: str = Field("0.0.0.0", description="Address to listen on.")
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
     engine: str = Field(
-        "http://127.0.0.1:6878", description="Base URL of the AceStream engine's HTTP API."
+        "http://127.0.0.1:6878",
+        # ACEMUX_ENGINES reads better for a list; either name works.
+        validation_alias=AliasChoices("engine", "ACEMUX_ENGINES", "ACEMUX_ENGINE"),
+        description=(
+            "AceStream engine HTTP API URL; several: comma-separated or the flag repeated; "
+            "cap an engine's channels with #max=N (http://host:6878#max=8)."
+        ),
     )
 
     grace_seconds: float = Field(
@@ -95,17 +130,60 @@ class Settings(BaseSettings):
     engine_check_timeout: float = Field(
         3.0, gt=0, description="Timeout of one engine health check."
     )
+    engine_check_fall: int = Field(
+        2, ge=1, description="Failed health checks in a row before an engine counts as down."
+    )
+    engine_check_rise: int = Field(
+        1, ge=1, description="Good health checks in a row before a down engine counts as up."
+    )
+    stat_interval: float = Field(
+        5.0, gt=0, description="Seconds between polls of a playing channel's engine statistics."
+    )
+
+    hls_segment_seconds: float = Field(
+        2.0, ge=0.5, le=30, description="Target duration of an HLS segment (whole GOPs)."
+    )
+    hls_idle_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="An HLS channel is let go after this long without playlist or segment requests.",
+    )
+    trust_forwarded_headers: bool = Field(
+        False,
+        description="Build playlist URLs from X-Forwarded-Proto/Host/Port (behind a reverse proxy).",
+    )
+    playlists: str = Field(
+        "",
+        description=(
+            "M3U playlists served at /playlist/<name>.m3u: name=file-or-URL pairs, "
+            "separated by commas or semicolons."
+        ),
+    )
+    playlist_refresh_seconds: float = Field(
+        300.0, gt=0, description="How long a fetched playlist is served before it is fetched again."
+    )
+    playlist_max_bytes: int = Field(
+        5 * MiB, ge=1024, description="Largest playlist source acemux reads, in bytes."
+    )
 
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
 
     @field_validator("engine")
     @classmethod
-    def _engine_is_http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("engine must be an http:// or https:// URL")
-        return value
+    def _engines_are_http_urls(cls, value: str) -> str:
+        specs = [EngineSpec.parse(part) for part in value.split(",") if part.strip()]
+        if not specs:
+            raise ValueError("at least one engine is needed")
+        if len({spec.url for spec in specs}) != len(specs):
+            raise ValueError("an engine is listed twice")
+        return ",".join(
+            spec.url + (f"#max={spec.max_channels}" if spec.max_channels else "") for spec in specs
+        )
+
+    @property
+    def engines(self) -> list[EngineSpec]:
+        return [EngineSpec.parse(part) for part in self.engine.split(",")]
 
     @field_validator("log_format")
     @classmethod
@@ -113,3 +191,44 @@ class Settings(BaseSettings):
         if value not in ("text", "json"):
             raise ValueError("log_format must be 'text' or 'json'")
         return value
+
+    @field_validator("playlists")
+    @classmethod
+    def _playlists_are_name_source_pairs(cls, value: str) -> str:
+        PlaylistSpec.parse_all(value)
+        return value.strip()
+
+    @property
+    def playlist_specs(self) -> list["PlaylistSpec"]:
+        return PlaylistSpec.parse_all(self.playlists)
+
+
+_PLAYLIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# A comma or semicolon starts the next pair only before "name=": URLs keep theirs.
+_PLAYLIST_SEPARATOR = re.compile(r"[,;]\s*(?=[A-Za-z0-9][A-Za-z0-9_.-]*=)")
+
+
+@dataclass(frozen=True, slots=True)
+class PlaylistSpec:
+    """One configured playlist source: `name=/path/list.m3u` or `name=https://host/list.m3u`."""
+
+    name: str
+    source: str
+
+    @property
+    def remote(self) -> bool:
+        return self.source.lower().startswith(("http://", "https://"))
+
+    @classmethod
+    def parse_all(cls, text: str) -> list["PlaylistSpec"]:
+        specs = []
+        for part in _PLAYLIST_SEPARATOR.split(text.strip()):
+            if not part.strip():
+                continue
+            name, sep, source = (p.strip() for p in part.partition("="))
+            if not sep or not _PLAYLIST_NAME.fullmatch(name) or not source:
+                raise ValueError(f"playlist {part.strip()!r} must be name=file-or-URL")
+            specs.append(cls(name, source))
+        if len({spec.name for spec in specs}) != len(specs):
+            raise ValueError("a playlist name is used twice")
+        return specs

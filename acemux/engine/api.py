@@ -9,6 +9,7 @@ cannot starve getstream/stop calls.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import uuid
@@ -38,8 +39,8 @@ class StreamInfo:
 
 
 class EngineClient:
-    def __init__(self, settings: Settings, base_url: str | None = None) -> None:
-        self.base_url = (base_url or settings.engine).rstrip("/")
+    def __init__(self, settings: Settings, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
         self._settings = settings
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
         self._api: aiohttp.ClientSession | None = None
@@ -121,6 +122,21 @@ class EngineClient:
             return False
         return True
 
+    async def stat(self, stat_url: str) -> dict:
+        """The engine's statistics of a playback session, in one spelling."""
+        body = await self._get_json(stat_url, {})
+        resp = body.get("response")
+        if body.get("error") or not isinstance(resp, dict):
+            raise EngineError(f"engine error: {body.get('error') or 'no statistics'}")
+        return {
+            "status": resp.get("status"),
+            "peers": resp.get("peers"),
+            "speed_down": resp.get("speed_down", resp.get("speedDown")),  # KB/s
+            "speed_up": resp.get("speed_up", resp.get("speedUp")),
+            "downloaded": resp.get("downloaded"),
+            "uploaded": resp.get("uploaded"),
+        }
+
     async def version(self) -> dict:
         # Health checks are paced already; they also serve as the breaker's probes.
         body = await self._get_json(
@@ -157,13 +173,18 @@ class EngineClient:
     def rebase(self, url: str) -> str:
         """Point an engine-returned URL at this engine's configured address.
 
-        Engines in containers report hosts only valid inside them, so only the
-        path and query are kept; the host is never taken from the answer.
+        Engines in containers report hosts only valid inside them (127.0.0.1, a
+        private address, the container's name); those are rewritten to the
+        engine's own address. A URL on any other host is refused: acemux only
+        ever connects to the engines it was configured with.
         """
         parts = urlsplit(url)
         if not parts.path.startswith("/"):
             raise ValueError(f"not an absolute URL: {url!r}")
         base = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        if host and host != base.hostname and not _internal_host(host):
+            raise ValueError(f"engine pointed elsewhere ({host}), not following it")
         return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
     async def _get_json(
@@ -198,3 +219,14 @@ class EngineClient:
         if not isinstance(body, dict):
             raise EngineError("engine answered with unexpected JSON")
         return body
+
+
+def _internal_host(host: str) -> bool:
+    """A host only meaningful inside the engine's own machine or network."""
+    if host == "localhost" or "." not in host and ":" not in host:
+        return True  # a bare name: the container's own, or localhost
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_unspecified

@@ -28,17 +28,24 @@ class CircuitBreaker:
             return "closed"
         return "open" if self._clock() - self.opened_at < self.reset_seconds else "half_open"
 
+    def retry_after(self) -> int | None:
+        """Whole seconds until the next probe may go, while the breaker is open."""
+        if self.opened_at is None:
+            return None
+        wait = self.opened_at + self.reset_seconds - self._clock()
+        return max(1, math.ceil(wait)) if wait > 0 else None
+
     def check(self) -> None:
         """Raise EngineUnavailable unless a call may go to the engine now."""
         if self.opened_at is None:
             return
-        wait = self.opened_at + self.reset_seconds - self._clock()
-        if wait <= 0:
+        retry_after = self.retry_after()
+        if retry_after is None:
             # This call is the probe; the next one waits another period unless it succeeds.
             self.opened_at = self._clock()
             return
         err = EngineUnavailable("engine is failing; not trying it again yet")
-        err.retry_after = max(1, math.ceil(wait))
+        err.retry_after = retry_after
         raise err
 
     def success(self) -> None:

@@ -1,7 +1,8 @@
-"""EngineHealth: is the configured engine answering? A periodic `version()` call.
+"""EngineHealth: is an engine answering? A periodic `version()` call.
 
-/readyz, the dashboard and the metrics read it. It knows one engine; a pool of
-engines can later keep one of these per engine.
+An engine counts as down after `fall` failed checks in a row and as up again
+after `rise` good ones, so one lost answer does not move channels around. The
+pool, /readyz, the dashboard and the metrics read it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ log = logging.getLogger(__name__)
 
 
 class EngineHealth:
-    def __init__(self, engine: EngineClient, interval: float, timeout: float) -> None:
+    def __init__(
+        self, engine: EngineClient, interval: float, timeout: float, fall: int = 1, rise: int = 1
+    ) -> None:
         self.engine = engine
         self.interval = interval
         self.timeout = timeout
+        self.fall, self.rise = fall, rise
+        self._streak = 0  # checks in a row that disagree with `up`
         self.up: bool | None = None  # None until the first check has finished
         self.version = ""
         self.last_error = ""
@@ -63,12 +68,14 @@ class EngineHealth:
         return bool(self.up)
 
     def _record(self, up: bool, version: str = "", error: str = "") -> None:
-        if up != self.up:
+        self._streak = self._streak + 1 if up != self.up else 0
+        if self.up is None or self._streak >= (self.rise if up else self.fall):
             if up:
                 log.info("engine %s is up (version %s)", self.engine.base_url, version)
             else:
                 log.warning("engine %s is down: %s", self.engine.base_url, error)
-        self.up = up
+            self.up = up
+            self._streak = 0
         self.version = version or self.version
         self.last_error = error
         self.last_check_at = time.time()

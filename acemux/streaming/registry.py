@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from acemux.config import Settings
-from acemux.engine.api import EngineClient
+from acemux.engine.pool import EnginePool
 from acemux.errors import LimitReached, ShuttingDown
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 
 class ChannelRegistry:
     def __init__(
-        self, settings: Settings, engine: EngineClient, events: ChannelEvents | None = None
+        self, settings: Settings, pool: EnginePool, events: ChannelEvents | None = None
     ) -> None:
         self._settings = settings
-        self._engine = engine
+        self.pool = pool
         self.events = events or ChannelEvents()
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
@@ -56,7 +56,7 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            session = ChannelSession(key, self._engine, self._settings, self._forget, self.events)
+            session = ChannelSession(key, self.pool, self._settings, self._forget, self.events)
             self._channels[key] = session
             session.start()
             log.info("channel %s opened", key.name)

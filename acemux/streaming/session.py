@@ -22,6 +22,7 @@ import aiohttp
 
 from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
+from acemux.engine.pool import EngineMember, EnginePool
 from acemux.errors import AcemuxError
 from acemux.streaming.events import VIEWER_STALLED, ChannelEvents
 from acemux.streaming.index import JoinPoint, StreamIndex
@@ -43,14 +44,16 @@ class ChannelSession:
     def __init__(
         self,
         key: ChannelKey,
-        engine: EngineClient,
+        pool: EnginePool,
         settings: Settings,
         on_closing: Callable[["ChannelSession"], None],
         events: ChannelEvents | None = None,
     ) -> None:
         self.key = key
         self.events = events or ChannelEvents()
-        self.engine = engine
+        self._pool = pool
+        self.member: EngineMember | None = None  # the engine carrying the channel
+        self.engine_stats: dict | None = None  # the engine's latest stat_url answer
         self._settings = settings
         self._on_closing = on_closing
         self._loop = asyncio.get_running_loop()
@@ -73,6 +76,7 @@ class ChannelSession:
 
         self._reader: asyncio.Task | None = None
         self._heartbeat: asyncio.Task | None = None
+        self._stats: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
         self._upstream: aiohttp.ClientResponse | None = None
         self._stalled = False
@@ -135,10 +139,11 @@ class ChannelSession:
             viewer.end(reason)
         self._live.clear()
         current = asyncio.current_task()
-        for task in (self._reader, self._heartbeat):
+        tasks = (self._reader, self._heartbeat, self._stats)
+        for task in tasks:
             if task is not None and task is not current:
                 task.cancel()
-        for task in (self._reader, self._heartbeat):
+        for task in tasks:
             if task is not None and task is not current:
                 try:
                     await task
@@ -148,14 +153,20 @@ class ChannelSession:
             self.start_error = self.start_error or AcemuxError(f"channel closed: {reason}")
             self._started.set()
         await self._stop_engine_session()
+        if self.member is not None:
+            self._pool.release(self.member)
         self.state = "closed"
         self._closed.set()
         self.events.channel_closed(self, reason)
 
+    @property
+    def engine(self) -> EngineClient | None:
+        return self.member.client if self.member is not None else None
+
     async def _stop_engine_session(self) -> None:
         info, self.info = self.info, None
-        if info is not None:
-            await self.engine.stop(info.command_url)
+        if info is not None and self.member is not None:
+            await self.member.client.stop(info.command_url)
 
     # -- the reader --------------------------------------------------------------
 
@@ -172,6 +183,7 @@ class ChannelSession:
         self._heartbeat = asyncio.create_task(
             self._heartbeat_loop(), name=f"heartbeat:{self.key.name}"
         )
+        self._stats = asyncio.create_task(self._stats_loop(), name=f"stats:{self.key.name}")
         reason = await self._read_with_reconnects()
         log.warning("channel %s gave up: %s", self.key.name, reason)
         self.last_error = reason
@@ -179,12 +191,22 @@ class ChannelSession:
 
     async def _new_engine_session(self, reconnecting: bool = False) -> None:
         await self._stop_engine_session()
-        self.info = await self.engine.start_stream(
+        member = self.member
+        if member is None or not member.healthy or member.client.breaker.failures:
+            # No engine yet, or this one just failed to answer: take the best one
+            # (another healthy engine if there is one).
+            self.member = self._pool.choose(avoid=member, reconnecting=reconnecting)
+            if member is not None:
+                self._pool.release(member)
+        self.info = await self.member.client.start_stream(
             self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
         )
         self.engine_sessions += 1
         log.info(
-            "channel %s: engine session %s", self.key.name, self.info.playback_session_id
+            "channel %s: engine session %s on %s",
+            self.key.name,
+            self.info.playback_session_id,
+            self.member.url,
         )
 
     async def _read_with_reconnects(self) -> str:
@@ -226,7 +248,7 @@ class ChannelSession:
         if self.state != "reconnecting":
             self.state = "prebuffering"
         try:
-            resp = await self.engine.open_playback(self.info.playback_url)
+            resp = await self.member.client.open_playback(self.info.playback_url)
         except AcemuxError as err:
             return False, "open_failed", err.message
         self._upstream = resp
@@ -287,6 +309,18 @@ class ChannelSession:
             viewer.send(chunk, line)
         if fell_behind:
             self._live = [v for v in self._live if v.live]
+
+    async def _stats_loop(self) -> None:
+        """The engine's view of the channel (peers, speeds), polled at a modest pace."""
+        while True:
+            await asyncio.sleep(self._settings.stat_interval)
+            info, member = self.info, self.member
+            if info is None or member is None:
+                continue
+            try:
+                self.engine_stats = await member.client.stat(info.stat_url)
+            except AcemuxError as err:
+                self.engine_stats = {"error": err.message}
 
     async def _heartbeat_loop(self) -> None:
         """Null packets for silent viewers; a stalled upstream is cut so it reconnects."""
@@ -415,7 +449,8 @@ class ChannelSession:
             "key": self.key.name,
             "selector": self.key.kind,
             "state": self.state,
-            "engine": self.engine.base_url,
+            "engine": self.member.url if self.member else None,
+            "engine_stats": self.engine_stats,
             "infohash": info.infohash if info else None,
             "playback_session_id": info.playback_session_id if info else None,
             "clients": len(self.viewers),

@@ -14,7 +14,7 @@ from aiohttp import web
 from acemux.errors import BadRequest, NotFound
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
-from acemux.web.keys import HEALTH, RATES, REGISTRY
+from acemux.web.keys import POOL, RATES, REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ async def drop_client(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/engines")
 async def list_engines(request: web.Request) -> web.Response:
-    return web.json_response({"engines": [request.app[HEALTH].describe()]})
+    return web.json_response({"engines": request.app[POOL].describe()})
 
 
 def _find(request: web.Request) -> ChannelSession:
@@ -97,7 +97,7 @@ def _stream(request: web.Request, session: ChannelSession) -> dict:
         "selector": session.key.kind,
         "state": STATES.get(session.state, session.state),
         "engine": {
-            "url": session.engine.base_url,
+            "url": session.member.url if session.member else None,
             "infohash": info.infohash if info else None,
             "playback_session_id": info.playback_session_id if info else None,
             "sessions": session.engine_sessions,
@@ -114,7 +114,7 @@ def _stream(request: web.Request, session: ChannelSession) -> dict:
         "reconnects": session.reconnects,
         "last_error": session.last_error or None,
         "buffer_bytes": session.ring.size,
-        "engine_stats": None,  # the engine's stat_url figures: not polled yet
+        "engine_stats": session.engine_stats,  # the engine's stat_url figures
         "history": rates.history(session),
         "clients": [_client(session, v, bitrate_in, now) for v in session.viewers.values()],
     }

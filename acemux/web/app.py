@@ -9,13 +9,12 @@ from aiohttp import web
 
 from acemux import __version__
 from acemux.config import Settings
-from acemux.engine.api import EngineClient
-from acemux.engine.health import EngineHealth
+from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
 from acemux.web import ace, api, dashboard, monitoring
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
-from acemux.web.keys import ENGINE, HEALTH, METRICS, RATES, REGISTRY, SETTINGS
+from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -27,40 +26,36 @@ MAX_REQUEST_LINE = 16 * 1024
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[json_errors, *token_middlewares(settings)])
-    engine = EngineClient(settings)
     app[SETTINGS] = settings
-    app[ENGINE] = engine
+    app[POOL] = pool = EnginePool(settings)
     app[METRICS] = metrics = Metrics()
-    app[REGISTRY] = ChannelRegistry(settings, engine, events=metrics)
-    app[HEALTH] = EngineHealth(
-        engine, settings.engine_check_interval, settings.engine_check_timeout
-    )
+    app[REGISTRY] = ChannelRegistry(settings, pool, events=metrics)
     app[RATES] = RateSampler(app[REGISTRY])
-    metrics.observe(app[REGISTRY], app[HEALTH])
+    metrics.observe(app[REGISTRY], pool)
     app.add_routes(ace.routes)
     app.add_routes(api.routes)
     app.add_routes(monitoring.routes)
     dashboard.add_routes(app)
     app.router.add_get("/healthz", _healthz)
-    app.cleanup_ctx.append(_engine_client)
+    app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)
     app.on_shutdown.append(_close_channels)
     return app
 
 
-async def _engine_client(app: web.Application) -> AsyncIterator[None]:
-    await app[ENGINE].open()
+async def _engine_clients(app: web.Application) -> AsyncIterator[None]:
+    await app[POOL].open()
     yield
-    await app[ENGINE].close()
+    await app[POOL].close()
 
 
 async def _observers(app: web.Application) -> AsyncIterator[None]:
-    """Background watchers: the engine health check and the bitrate sampler."""
-    app[HEALTH].start()
+    """Background watchers: the engine health checks and the bitrate sampler."""
+    app[POOL].start_health_checks()
     app[RATES].start()
     yield
     await app[RATES].stop()
-    await app[HEALTH].stop()
+    await app[POOL].stop_health_checks()
 
 
 async def _close_channels(app: web.Application) -> None:

@@ -3,15 +3,13 @@
 from aiohttp import web
 
 from acemux.config import Settings
-from acemux.engine.api import EngineClient
-from acemux.engine.health import EngineHealth
+from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
 SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", EngineClient)
+POOL = web.AppKey("engines", EnginePool)
 REGISTRY = web.AppKey("registry", ChannelRegistry)
 METRICS = web.AppKey("metrics", Metrics)
-HEALTH = web.AppKey("engine_health", EngineHealth)
 RATES = web.AppKey("rates", RateSampler)

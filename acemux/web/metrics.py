@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 from acemux.streaming.events import UPSTREAM_CAUSES, VIEWER_STALLED, ChannelEvents
 
 if TYPE_CHECKING:
-    from acemux.engine.health import EngineHealth
+    from acemux.engine.pool import EnginePool
     from acemux.streaming.registry import ChannelRegistry
     from acemux.streaming.session import ChannelSession
     from acemux.streaming.viewer import Viewer
@@ -64,9 +64,9 @@ class Metrics(ChannelEvents):
         self._closed_bytes_in = 0
         self._closed_bytes_out = 0
 
-    def observe(self, channels: ChannelRegistry, health: EngineHealth) -> None:
-        """Add the scrape-time gauges, read from the channel registry and engine health."""
-        self.registry.register(_LiveCollector(self, channels, health))
+    def observe(self, channels: ChannelRegistry, engines: EnginePool) -> None:
+        """Add the scrape-time gauges, read from the channel registry and the engines."""
+        self.registry.register(_LiveCollector(self, channels, engines))
 
     def byte_totals(self) -> tuple[int, int]:
         """Bytes read from the engine and sent to clients since start, all channels."""
@@ -112,10 +112,10 @@ class Metrics(ChannelEvents):
 class _LiveCollector(Collector):
     """Figures that are state, not events: read from the live objects at each scrape."""
 
-    def __init__(self, metrics: Metrics, channels: ChannelRegistry, health: EngineHealth) -> None:
+    def __init__(self, metrics: Metrics, channels: ChannelRegistry, engines: EnginePool) -> None:
         self._metrics = metrics
         self._channels = channels
-        self._health = health
+        self._engines = engines
 
     def collect(self) -> Iterator[Metric]:
         sessions = self._channels.sessions()
@@ -149,19 +149,20 @@ class _LiveCollector(Collector):
             ch_out.add_metric(name, session.bytes_out)
         yield from (clients, ch_in, ch_out)
 
-        health = self._health
         up = GaugeMetricFamily(
-            "acemux_engine_up",
-            "1 when the engine answered its last health check.",
-            labels=["engine"],
+            "acemux_engine_up", "1 while the engine passes its health checks.", labels=["engine"]
         )
-        up.add_metric([health.engine.base_url], 1 if health.up else 0)
-        yield up
+        channels = GaugeMetricFamily(
+            "acemux_engine_channels", "Channels an engine carries.", labels=["engine"]
+        )
         checked = GaugeMetricFamily(
             "acemux_engine_last_check_timestamp_seconds",
             "When the engine was last checked (Unix time).",
             labels=["engine"],
         )
-        if health.last_check_at is not None:
-            checked.add_metric([health.engine.base_url], health.last_check_at)
-        yield checked
+        for member in self._engines.members:
+            up.add_metric([member.url], 1 if member.health.up else 0)
+            channels.add_metric([member.url], member.channels)
+            if member.health.last_check_at is not None:
+                checked.add_metric([member.url], member.health.last_check_at)
+        yield from (up, channels, checked)

@@ -6,7 +6,7 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from acemux.errors import EngineUnavailable
-from acemux.web.keys import HEALTH, METRICS
+from acemux.web.keys import METRICS, POOL
 
 routes = web.RouteTableDef()
 
@@ -21,9 +21,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready while at least one engine answered its last health check."""
-    health = request.app[HEALTH]
-    if not health.up:
-        reason = health.last_error or "not checked yet"
-        raise EngineUnavailable(f"no healthy engine: {health.engine.base_url}: {reason}")
-    return web.json_response({"status": "ready", "engines": [health.describe()]})
+    """Ready while at least one engine answered its health checks."""
+    pool = request.app[POOL]
+    if not pool.any_healthy():
+        states = "; ".join(
+            f"{m.url}: {m.health.last_error or 'not checked yet'}" for m in pool.members
+        )
+        raise EngineUnavailable(f"no healthy engine ({states})")
+    return web.json_response({"status": "ready", "engines": pool.describe()})

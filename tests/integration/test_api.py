@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
-from acemux.web.keys import HEALTH, REGISTRY
+from acemux.web.keys import POOL, REGISTRY
 from tests.integration.conftest import running_proxy
 from tests.integration.apiclient import get_json, poll_json
 from tests.streamclient import RecordingViewer
@@ -114,7 +114,8 @@ async def test_engines_and_readiness_follow_the_engine_health(http):
     await engine.start()
     try:
         async with running_proxy(engine.url, engine_check_interval=0.1) as proxy:
-            health = proxy.app[HEALTH]
+            [member] = proxy.app[POOL].members
+            health = member.health
             if health.up is None:
                 await health.next_check()
             body = await get_json(http, f"{proxy.url}/readyz")
@@ -124,6 +125,7 @@ async def test_engines_and_readiness_follow_the_engine_health(http):
             assert described["up"] is True and described["version"] == "3.1.70"
             assert described["last_check_at"] > 0
             assert described["breaker"] == "closed"
+            assert described["channels"] == 0 and described["max_channels"] is None
 
             await engine.stop()
             while health.up:

@@ -23,6 +23,17 @@ def test_flags_override_environment(monkeypatch):
     assert settings.engine == "http://e:1"
 
 
+def test_engine_flag_repeats_for_several_engines():
+    args = build_parser().parse_args(
+        ["serve", "--engine", "http://a:6878", "--engine", "http://b:6878#max=4"]
+    )
+    engines = _settings(args).engines
+    assert [(e.url, e.max_channels) for e in engines] == [
+        ("http://a:6878", None),
+        ("http://b:6878", 4),
+    ]
+
+
 def test_every_setting_has_a_documented_flag():
     help_text = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
     for flag in ("--engine", "--grace-seconds", "--max-channels", "--stall-seconds"):
@@ -34,7 +45,7 @@ def test_invalid_setting_is_a_clear_error(capsys):
     from acemux.cli import main
 
     assert main(["serve", "--engine", "ftp://nope"]) == 2
-    assert "engine must be an http" in capsys.readouterr().err
+    assert "must be an http:// or https:// URL" in capsys.readouterr().err
 
 
 async def test_demo_prints_a_url_that_plays(http):

@@ -8,7 +8,7 @@ import pytest
 
 from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
 from acemux.streaming.ts import PACKET_SIZE, find_section_starts
-from acemux.web.keys import REGISTRY
+from acemux.web.keys import POOL, REGISTRY
 from tests.ffmpeg import decode_bytes, needs_ffmpeg
 from tests.integration.conftest import running_proxy
 from tests.streamclient import RecordingViewer, free_port
@@ -168,23 +168,24 @@ async def test_slow_prebuffer_keeps_viewers_alive_with_null_packets(http):
     assert engine.stats.playback_connections == 1
 
 
-async def test_circuit_breaker_fails_fast_then_lets_a_probe_through(http):
+async def test_dead_engine_fails_fast_and_is_taken_back_when_it_recovers(http):
     port = free_port()
     dead = f"http://127.0.0.1:{port}"
-    async with running_proxy(dead, breaker_failures=2, breaker_reset_seconds=0.5) as proxy:
+    settings = dict(breaker_failures=2, breaker_reset_seconds=0.5, engine_check_interval=0.2)
+    async with running_proxy(dead, **settings) as proxy:
         messages = []
-        for _ in range(3):  # two failures open the breaker (health probes count too)
+        for _ in range(3):  # health checks and failed requests mark the engine down
             async with http.get(proxy.url + PATH) as resp:
                 assert resp.status == 503
                 messages.append((await resp.json())["error"]["message"])
-                retry_after = resp.headers["Retry-After"]
-        assert "unreachable" in messages[0]
-        assert "not trying it again" in messages[-1]
-        assert retry_after == "1"
+                assert int(resp.headers["Retry-After"]) >= 1
+        assert "no engine is available" in messages[-1]  # refused at once, engine named
+        assert dead in messages[-1]
         async with FakeEngine(port=port, rate=8.0) as engine:
-            await asyncio.sleep(0.5)  # the breaker's rest period
+            [member] = proxy.app[POOL].members
+            while not member.healthy:  # the next health check or breaker probe
+                await member.health.next_check()
             async with RecordingViewer(http, proxy.url + PATH) as viewer:
-                assert viewer.status == 200
                 await viewer.wait_bytes(50_000)
             assert engine.stats.getstream_calls == 1
 

@@ -1,0 +1,129 @@
+"""EnginePool: the configured engines, their health and load, and which one takes a channel.
+
+A new channel goes to the healthy engine with the most free capacity (an
+engine without a cap counts as having the most), ties going to the one with
+fewer channels and then to the one configured first. A channel keeps its
+engine until that engine fails it; its reconnect path then asks for another.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from acemux.config import EngineSpec, Settings
+from acemux.engine.api import EngineClient
+from acemux.engine.health import EngineHealth
+from acemux.errors import EngineUnavailable, LimitReached
+
+log = logging.getLogger(__name__)
+
+
+class EngineMember:
+    """One configured engine: its client, its health, its cap and the channels it carries."""
+
+    def __init__(self, spec: EngineSpec, settings: Settings, index: int) -> None:
+        self.spec = spec
+        self.index = index
+        self.client = EngineClient(settings, spec.url)
+        self.health = EngineHealth(
+            self.client,
+            settings.engine_check_interval,
+            settings.engine_check_timeout,
+            fall=settings.engine_check_fall,
+            rise=settings.engine_check_rise,
+        )
+        self.channels = 0
+
+    @property
+    def url(self) -> str:
+        return self.spec.url
+
+    @property
+    def healthy(self) -> bool:
+        """Up (or not checked yet) and its breaker not open."""
+        return self.health.up is not False and self.client.breaker.state != "open"
+
+    @property
+    def full(self) -> bool:
+        cap = self.spec.max_channels
+        return cap is not None and self.channels >= cap
+
+    def _rank(self) -> tuple[float, int, int]:
+        cap = self.spec.max_channels
+        free = float("inf") if cap is None else cap - self.channels
+        return (free, -self.channels, -self.index)
+
+    def state(self) -> str:
+        if not self.healthy:
+            return f"down: {self.health.last_error or 'breaker open'}"
+        if self.full:
+            return f"full: {self.channels}/{self.spec.max_channels} channels"
+        return "ok"
+
+    def describe(self) -> dict:
+        return {
+            **self.health.describe(),
+            "channels": self.channels,
+            "max_channels": self.spec.max_channels,
+            "healthy": self.healthy,
+        }
+
+
+class EnginePool:
+    def __init__(self, settings: Settings) -> None:
+        self.members = [
+            EngineMember(spec, settings, index) for index, spec in enumerate(settings.engines)
+        ]
+
+    async def open(self) -> None:
+        for member in self.members:
+            await member.client.open()
+
+    async def close(self) -> None:
+        for member in self.members:
+            await member.client.close()
+
+    def start_health_checks(self) -> None:
+        for member in self.members:
+            member.health.start()
+
+    async def stop_health_checks(self) -> None:
+        for member in self.members:
+            await member.health.stop()
+
+    def choose(self, avoid: EngineMember | None = None, reconnecting: bool = False) -> EngineMember:
+        """The engine for a channel; `avoid` is one that just failed it.
+
+        A reconnecting channel that finds no other engine stays on `avoid`: its
+        attempts, paced by backoff, are what notices the engine coming back.
+        """
+        candidates = [m for m in self.members if m.healthy and not m.full]
+        others = [m for m in candidates if m is not avoid]
+        if others:
+            candidates = others
+        if candidates:
+            chosen = max(candidates, key=EngineMember._rank)
+        elif reconnecting and avoid is not None:
+            chosen = avoid
+        else:
+            raise self._refusal()
+        chosen.channels += 1
+        return chosen
+
+    def release(self, member: EngineMember) -> None:
+        member.channels -= 1
+
+    def _refusal(self) -> EngineUnavailable | LimitReached:
+        states = "; ".join(f"{m.url} {m.state()}" for m in self.members)
+        if any(m.healthy for m in self.members):
+            return LimitReached(f"every engine is full ({states})")
+        err = EngineUnavailable(f"no engine is available ({states})")
+        retry = [m.client.breaker.retry_after() for m in self.members]
+        err.retry_after = min([r for r in retry if r] or [EngineUnavailable.retry_after])
+        return err
+
+    def any_healthy(self) -> bool:
+        return any(m.health.up for m in self.members)
+
+    def describe(self) -> list[dict]:
+        return [member.describe() for member in self.members]
