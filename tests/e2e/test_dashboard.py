@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-import aiohttp
 import pytest
 
-from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
+from acemux.fake_engine import DEMO_CONTENT_ID
 from tests.integration.conftest import running_proxy
 from tests.streamclient import RecordingViewer
 
@@ -25,24 +24,6 @@ pytestmark = [
 CID = DEMO_CONTENT_ID
 OTHER = "b" * 40
 LIVE = 5_000  # ms: the page polls every second
-
-
-@pytest.fixture
-async def engine():
-    async with FakeEngine(rate=4.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def proxy(engine):
-    async with running_proxy(engine.url) as server:
-        yield server
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
 
 
 async def test_page_shows_channels_and_clients_as_they_come_and_go(engine, proxy, http, tmp_path):

@@ -1,0 +1,68 @@
+"""A clean picture on every start: viewers begin at PAT, PMT and a keyframe.
+
+The fake engine runs live-like here: a connection starts wherever the channel's
+timeline is, mid-GOP and off a packet boundary, as a real engine's would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
+from acemux.streaming.index import StreamIndex, is_keyframe
+from acemux.streaming.ts import PACKET_SIZE, packet_pid
+from tests.ffmpeg import decode_url, needs_ffmpeg
+from tests.integration.conftest import running_proxy
+from tests.streamclient import RecordingViewer, strip_null_packets
+
+pytestmark = [pytest.mark.e2e, needs_ffmpeg]
+
+URL = "{}/ace/getstream?id=" + DEMO_CONTENT_ID
+
+
+async def start_timeline_mid_gop(engine: FakeEngine, http) -> None:
+    """Open the channel's live timeline at the engine and let it run into a GOP."""
+    params = {"id": DEMO_CONTENT_ID, "format": "json"}
+    async with http.get(f"{engine.url}/ace/getstream", params=params) as resp:
+        assert resp.status == 200
+    await asyncio.sleep(0.6)  # the sample has a keyframe every second: now mid-GOP
+
+
+@pytest.fixture
+async def live_engine(http):
+    async with FakeEngine(rate=2.0, start_mode="live", misalign=True) as engine:
+        await start_timeline_mid_gop(engine, http)
+        yield engine
+
+
+async def test_first_viewer_of_a_fresh_channel_decodes_without_errors(live_engine):
+    async with running_proxy(live_engine.url) as proxy:
+        code, errors = await decode_url(URL.format(proxy.url), 4)
+    assert code == 0 and errors == "", errors
+
+
+async def test_joiner_decodes_without_errors(live_engine, http):
+    async with running_proxy(live_engine.url) as proxy:
+        async with RecordingViewer(http, URL.format(proxy.url)) as first:
+            await first.wait_bytes(300_000)  # the channel is well into a GOP
+            code, errors = await decode_url(URL.format(proxy.url), 4)
+    assert code == 0 and errors == "", errors
+    assert live_engine.stats.playback_connections == 1
+
+
+async def test_first_video_frame_is_a_keyframe_after_pat_and_pmt(live_engine, http):
+    async with running_proxy(live_engine.url) as proxy:
+        async with RecordingViewer(http, URL.format(proxy.url)) as viewer:
+            await viewer.wait_bytes(200_000)
+    data = strip_null_packets(bytes(viewer.data[: len(viewer.data) // PACKET_SIZE * PACKET_SIZE]))
+    index = StreamIndex()
+    index.scan(data)
+    assert [packet_pid(data, 0), packet_pid(data, PACKET_SIZE)] == [0, index.pmt_pid]
+    first_video = next(
+        at
+        for at in range(0, len(data), PACKET_SIZE)
+        if packet_pid(data, at) == index.video_pid and data[at + 1] & 0x40
+    )
+    assert is_keyframe(data[first_video : first_video + PACKET_SIZE], index.video_type)
