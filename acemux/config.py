@@ -146,11 +146,13 @@ class Settings(BaseSettings):
     hls_idle_seconds: float = Field(
         30.0,
         gt=0,
-        description="An HLS channel is let go after this long without playlist or segment requests.",
+        description=(
+            "An HLS channel is let go after this long without playlist or segment requests."
+        ),
     )
     trust_forwarded_headers: bool = Field(
         False,
-        description="Build playlist URLs from X-Forwarded-Proto/Host/Port (behind a reverse proxy).",
+        description="Build playlist URLs from X-Forwarded-Proto/Host/Port (behind a proxy).",
     )
     playlists: str = Field(
         "",

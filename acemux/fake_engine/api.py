@@ -1,4 +1,4 @@
-"""The engine's own HTTP API, imitated: getstream, stat, command, version, status.
+"""The engine's own HTTP API, imitated: getstream, manifest (HLS), stat, command, version, status.
 
 Shapes follow ENGINE_API.md: errors come back as HTTP 200 with an ``error``
 field, and the URLs handed out are built from the Host the request came to.
@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import hls
 from .sessions import Session, infohash_of, is_hex40
 from .state import STATE, EngineState
 
@@ -61,6 +62,15 @@ def _loadable(state: EngineState, key: str, infohash: str | None) -> str | None:
 
 
 async def getstream(request: web.Request) -> web.Response:
+    return _start(request, as_hls=False)
+
+
+async def manifest(request: web.Request) -> web.Response:
+    """HLS: the same session start, its playback URL a live playlist (see hls.py)."""
+    return _start(request, as_hls=True)
+
+
+def _start(request: web.Request, as_hls: bool) -> web.Response:
     state = request.app[STATE]
     key, infohash = _select(request.query)
     state.stats.record_getstream(key, request.headers)
@@ -77,7 +87,7 @@ async def getstream(request: web.Request) -> web.Response:
     base = f"{request.scheme}://{request.host}"
     path = f"{infohash}/{session.token}"
     response = {
-        "playback_url": f"{base}/ace/r/{path}",
+        "playback_url": f"{base}/ace/m/{path}.m3u8" if as_hls else f"{base}/ace/r/{path}",
         "stat_url": f"{base}/ace/stat/{path}",
         "command_url": f"{base}/ace/cmd/{path}",
         "infohash": infohash,
@@ -89,15 +99,6 @@ async def getstream(request: web.Request) -> web.Response:
     if request.query.get("format") != "json":
         raise web.HTTPFound(response["playback_url"])
     return _answer(response)
-
-
-async def manifest(request: web.Request) -> web.Response:
-    """HLS output is not imitated yet: a loadable id still fails, visibly."""
-    state = request.app[STATE]
-    key, infohash = _select(request.query)
-    if _loadable(state, key, infohash) is None:
-        return _answer(None, FAILED_TO_LOAD)
-    return _answer(None, "HLS output is not supported by the fake engine")
 
 
 def _session(request: web.Request) -> Session | None:
@@ -168,6 +169,7 @@ async def server_api(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/ace/getstream", getstream)
     app.router.add_get("/ace/manifest.m3u8", manifest)
+    hls.add_routes(app)
     app.router.add_get("/ace/stat/{infohash}/{token}", stat)
     app.router.add_get("/ace/cmd/{infohash}/{token}", command)
     app.router.add_get("/webui/api/service", service)

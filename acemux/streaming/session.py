@@ -71,6 +71,7 @@ class ChannelSession:
 
         self.viewers: dict[int, Viewer] = {}
         self._live: list[Viewer] = []
+        self._data_waiters: list[asyncio.Future] = []  # see wait_for_data
         self.refs = 0  # request tasks holding the channel, viewers or still waiting
         self._grace: asyncio.TimerHandle | None = None
 
@@ -138,6 +139,7 @@ class ChannelSession:
         for viewer in list(self.viewers.values()):
             viewer.end(reason)
         self._live.clear()
+        self._wake_data_waiters()
         current = asyncio.current_task()
         tasks = (self._reader, self._heartbeat, self._stats)
         for task in tasks:
@@ -292,6 +294,8 @@ class ChannelSession:
                 self.events.first_byte(self, self.first_byte_at - self.created_at)
         seq = self.ring.append(chunk, joins)
         self._fanout(seq, chunk)
+        if self._data_waiters:
+            self._wake_data_waiters()
 
     def _fanout(self, seq: int, chunk: bytes) -> None:
         """Write a chunk to every caught-up viewer; hand backed-up ones to their task."""
@@ -309,6 +313,24 @@ class ChannelSession:
             viewer.send(chunk, line)
         if fell_behind:
             self._live = [v for v in self._live if v.live]
+
+    async def wait_for_data(self) -> None:
+        """Return when the next chunk reaches the ring, or the channel closes."""
+        if self.closing:
+            return
+        waiter = self._loop.create_future()
+        self._data_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._data_waiters:
+                self._data_waiters.remove(waiter)
+
+    def _wake_data_waiters(self) -> None:
+        waiters, self._data_waiters = self._data_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _stats_loop(self) -> None:
         """The engine's view of the channel (peers, speeds), polled at a modest pace."""

@@ -11,7 +11,7 @@ from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
-from acemux.web import ace, api, dashboard, monitoring
+from acemux.web import ace, api, dashboard, hls, monitoring, playlists
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
 from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS
@@ -36,6 +36,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(monitoring.routes)
     dashboard.add_routes(app)
+    hls.setup(app)
+    playlists.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)

@@ -4,6 +4,9 @@ from aiohttp import web
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
+from acemux.playlists.recent import RecentChannels
+from acemux.playlists.sources import PlaylistSources
+from acemux.streaming.hls import HlsChannels
 from acemux.streaming.registry import ChannelRegistry
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
@@ -13,3 +16,6 @@ POOL = web.AppKey("engines", EnginePool)
 REGISTRY = web.AppKey("registry", ChannelRegistry)
 METRICS = web.AppKey("metrics", Metrics)
 RATES = web.AppKey("rates", RateSampler)
+HLS = web.AppKey("hls", HlsChannels)
+PLAYLISTS = web.AppKey("playlists", PlaylistSources)
+RECENT = web.AppKey("recent_channels", RecentChannels)

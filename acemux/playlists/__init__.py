@@ -1,0 +1,1 @@
+"""M3U playlists: configured sources with their stream links pointed at acemux."""

@@ -1,0 +1,102 @@
+"""M3U playlists for players, their links pointed at acemux.
+
+- `/playlist/<name>.m3u`: a configured source with every stream link made an
+  acemux TS link (HLS links with `?format=hls`); nothing else changes.
+- `/playlist.m3u`: the channels played lately, for a quick try in a player.
+- `/api/v1/playlists`: each source's fetch status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from acemux.errors import BadRequest, NotFound
+from acemux.playlists.m3u import StreamLink
+from acemux.playlists.recent import RecentChannels
+from acemux.playlists.sources import PlaylistSources
+from acemux.streaming.key import ChannelKey
+from acemux.web.keys import PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.urls import public_base, stream_url
+
+M3U_TYPE = "audio/x-mpegurl"
+NO_CACHE = {"Cache-Control": "no-cache"}
+FORMATS = ("ts", "hls")
+# Responses that mean a player got a channel: they feed /playlist.m3u.
+STREAM_PATHS = frozenset({"/ace/getstream", "/ace/manifest.m3u8"})
+STREAM_PATH_PREFIX = "/ace/getstream/"
+
+routes = web.RouteTableDef()
+
+
+def _channel_url(request: web.Request) -> Callable[[ChannelKey], str]:
+    """How this request's playlist links a channel: its base, format and token."""
+    fmt = request.query.get("format", "ts")
+    if fmt not in FORMATS:
+        raise BadRequest("format must be ts or hls")
+    base = public_base(request, request.app[SETTINGS].trust_forwarded_headers)
+    token = request.query.get("token")
+    return lambda key: stream_url(base, key, token, hls=fmt == "hls")
+
+
+@routes.get("/playlist/{name}.m3u")
+async def named_playlist(request: web.Request) -> web.Response:
+    channel_url = _channel_url(request)
+    name = request.match_info["name"]
+    template = await request.app[PLAYLISTS].template(name)
+    if template is None:
+        raise NotFound(f"no playlist named {name!r} is configured")
+
+    def new_url(link: StreamLink) -> str | None:
+        try:
+            key = ChannelKey.from_query(dict(link.params), link.path_id)
+        except BadRequest:
+            return None  # no usable id in it: the link is kept as it is
+        return channel_url(key)
+
+    return web.Response(body=template.render(new_url), content_type=M3U_TYPE, headers=NO_CACHE)
+
+
+@routes.get("/playlist.m3u")
+async def recent_playlist(request: web.Request) -> web.Response:
+    channel_url = _channel_url(request)
+    playing = [session.key for session in request.app[REGISTRY].sessions()]
+    keys = dict.fromkeys([*request.app[RECENT].keys(), *playing])
+    lines = ["#EXTM3U"]
+    for key in keys:
+        lines += [f"#EXTINF:-1,{key.name}", channel_url(key)]
+    return web.Response(text="\n".join(lines) + "\n", content_type=M3U_TYPE, headers=NO_CACHE)
+
+
+@routes.get("/api/v1/playlists")
+async def playlist_status(request: web.Request) -> web.Response:
+    return web.json_response({"playlists": request.app[PLAYLISTS].describe()})
+
+
+async def _note_played(request: web.Request, response: web.StreamResponse) -> None:
+    """A TS stream or HLS playlist is starting: remember its channel for /playlist.m3u."""
+    if response.status != 200:
+        return
+    path = request.path
+    if path in STREAM_PATHS:
+        request.app[RECENT].note(ChannelKey.from_query(request.query))
+    elif path.startswith(STREAM_PATH_PREFIX):
+        key = ChannelKey.from_query(request.query, request.match_info["content_id"])
+        request.app[RECENT].note(key)
+
+
+async def _sources(app: web.Application) -> AsyncIterator[None]:
+    await app[PLAYLISTS].open()
+    yield
+    await app[PLAYLISTS].close()
+
+
+def setup(app: web.Application) -> None:
+    """Playlist routes and state; needs SETTINGS and REGISTRY set."""
+    app[PLAYLISTS] = PlaylistSources(app[SETTINGS])
+    app[RECENT] = RecentChannels()
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_sources)
+    app.on_response_prepare.append(_note_played)
