@@ -155,10 +155,12 @@ async def _demo(settings: Settings, stop: asyncio.Event) -> None:
         settings = settings.model_copy(update={"engine": engine.url})
         async with AcemuxServer(settings) as server:
             url = f"{server.url}/ace/getstream?id={DEMO_CONTENT_ID}"
+            hls = f"{server.url}/ace/manifest.m3u8?id={DEMO_CONTENT_ID}"
             print(
                 f"\nacemux demo is running with the built-in fake engine.\n"
                 f"Open this in VLC, mpv or ffplay:\n\n    {url}\n\n"
-                f"Status: {server.url}/ace/status   Stop: Ctrl+C\n",
+                f"As HLS: {hls}\n"
+                f"Dashboard: {server.url}/   Stop: Ctrl+C\n",
                 flush=True,
             )
             await stop.wait()

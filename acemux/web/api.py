@@ -14,7 +14,7 @@ from aiohttp import web
 from acemux.errors import BadRequest, NotFound
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
-from acemux.web.keys import POOL, RATES, REGISTRY
+from acemux.web.keys import HLS, POOL, RATES, REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def _stream(request: web.Request, session: ChannelSession) -> dict:
         "engine_stats": session.engine_stats,  # the engine's stat_url figures
         "history": rates.history(session),
         "clients": [_client(session, v, bitrate_in, now) for v in session.viewers.values()],
+        "hls_clients": hls.viewers() if (hls := request.app[HLS].find(session.key)) else [],
     }
 
 

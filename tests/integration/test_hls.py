@@ -131,7 +131,10 @@ async def test_ffmpeg_reads_hls_while_other_viewers_share_one_engine_session(htt
             code, errors = await decode_url(manifest, 10, timeout=40)
             await ts_viewer.wait_more(100_000)
             status = await get_json(http, f"{proxy.url}/api/v1/hls")
+            [stream] = (await get_json(http, f"{proxy.url}/api/v1/streams"))["streams"]
         assert (code, errors) == (0, "")
+        assert len(stream["clients"]) == 1  # the TS viewer; HLS players are listed apart
+        assert {"hls.js/1", "AppleCoreMedia/1"} <= {c["user_agent"] for c in stream["hls_clients"]}
         for poller in (first, second):
             assert poller.failures == []
             assert len(poller.fetched) >= 4
