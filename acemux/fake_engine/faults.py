@@ -90,7 +90,7 @@ class Faults:
     prebuffer_seconds: float = 0.0  # playback withholds headers until getstream + this
     unknown_ids: set[str] = field(default_factory=set)  # ids/infohashes that fail to load
     rate: float | None = 1.0  # pacing, x real time; 0 or None: as fast as the reader reads
-    start_mode: str = "start_of_file"  # or "live": join the channel's running timeline
+    start_mode: str = "live"  # join the channel's running timeline, or "start_of_file"
     misalign: bool = False  # start each connection MISALIGN_BYTES into a packet
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -37,7 +37,7 @@ async def run(*args: str, timeout: float = 30) -> tuple[str, str]:
 async def test_ffmpeg_decodes_12_s_from_a_playback_url(
     make_engine: MakeEngine, client: aiohttp.ClientSession
 ) -> None:
-    engine = await make_engine(rate=8)
+    engine = await make_engine(rate=8, start_mode="start_of_file")  # from a keyframe: a clean decode
     r = await start_stream(client, engine)
     _, errors = await run(
         "ffmpeg", "-nostdin", "-v", "error", "-i", r["playback_url"], "-t", "12", "-f", "null", "-"

@@ -24,7 +24,7 @@ async def read_all(resp: aiohttp.ClientResponse) -> bytes:
 async def test_start_of_file_serves_the_sample_from_its_first_byte(
     make_engine: MakeEngine, client: aiohttp.ClientSession
 ) -> None:
-    engine = await make_engine(rate=0)
+    engine = await make_engine(rate=0, start_mode="start_of_file")
     r = await start_stream(client, engine)
     size = len(default_loop().data)
     async with client.get(r["playback_url"]) as resp:
@@ -84,7 +84,7 @@ async def test_garbage_is_inserted_once(
     make_engine: MakeEngine, client: aiohttp.ClientSession
 ) -> None:
     at = 100 * PACKET_SIZE
-    engine = await make_engine(rate=0, garbage_after_bytes=at)
+    engine = await make_engine(rate=0, garbage_after_bytes=at, start_mode="start_of_file")
     r = await start_stream(client, engine)
     async with client.get(r["playback_url"]) as resp:
         data = await resp.content.readexactly(at + len(GARBAGE) + 2000 * PACKET_SIZE)
@@ -96,7 +96,7 @@ async def test_garbage_is_inserted_once(
 async def test_misalign_starts_off_a_packet_boundary(
     make_engine: MakeEngine, client: aiohttp.ClientSession
 ) -> None:
-    engine = await make_engine(rate=0, misalign=True)
+    engine = await make_engine(rate=0, misalign=True, start_mode="start_of_file")
     r = await start_stream(client, engine)
     async with client.get(r["playback_url"]) as resp:
         data = await resp.content.readexactly(10 * PACKET_SIZE)

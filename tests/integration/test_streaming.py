@@ -47,6 +47,7 @@ async def test_infohash_selects_a_channel(engine, proxy, http):
 
 async def test_viewers_present_from_the_start_get_the_engines_bytes(engine, proxy, http):
     engine.faults.prebuffer_seconds = 0.5  # both viewers attach before the first byte
+    engine.faults.start_mode = "start_of_file"  # so the engine's bytes are known
     url = f"{proxy.url}/ace/getstream?id={CID}"
     first, second = await asyncio.gather(
         read_stream(http, url, 188 * 2000), read_stream(http, url, 188 * 2000)
