@@ -20,6 +20,7 @@ from acemux.config import Settings
 from acemux.engine.api import IDENTITY_HEADERS, EngineClient, StreamInfo
 from acemux.errors import AcemuxError
 from acemux.streaming.ts import NULL_PID, PACKET_SIZE, SYNC_BYTE
+from acemux.tasks import cancel_and_wait
 from acemux.web.app import AcemuxServer
 from acemux.web.keys import REGISTRY
 
@@ -99,11 +100,7 @@ class TsClient:
             ) from None
 
     async def close(self) -> None:
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        await cancel_and_wait(self._task)
 
 
 class PlaybackCheck:

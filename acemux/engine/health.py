@@ -13,6 +13,7 @@ import time
 
 from acemux.engine.api import EngineClient
 from acemux.errors import AcemuxError
+from acemux.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,8 @@ class EngineHealth:
         self._task = asyncio.create_task(self._run(), name="engine-health")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

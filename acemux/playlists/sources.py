@@ -21,6 +21,7 @@ from acemux import __version__
 from acemux.config import PlaylistSpec, Settings
 from acemux.errors import AcemuxError
 from acemux.playlists.m3u import M3UTemplate, parse
+from acemux.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,7 @@ class PlaylistSource:
     async def cancel(self) -> None:
         task = self._refreshing
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task)
 
 
 class PlaylistSources:

@@ -31,6 +31,7 @@ from acemux.streaming.ring import ChunkRing
 from acemux.streaming.splice import StreamStart
 from acemux.streaming.ts import PacketAligner, null_packets
 from acemux.streaming.viewer import Viewer, size_line
+from acemux.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -141,16 +142,9 @@ class ChannelSession:
         self._live.clear()
         self._wake_data_waiters()
         current = asyncio.current_task()
-        tasks = (self._reader, self._heartbeat, self._stats)
-        for task in tasks:
-            if task is not None and task is not current:
-                task.cancel()
-        for task in tasks:
-            if task is not None and task is not current:
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+        await cancel_and_wait(
+            *(t for t in (self._reader, self._heartbeat, self._stats) if t is not current)
+        )
         if not self._started.is_set():
             self.start_error = self.start_error or AcemuxError(f"channel closed: {reason}")
             self._started.set()

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from acemux.streaming.registry import ChannelRegistry
 from acemux.streaming.session import ChannelSession
+from acemux.tasks import cancel_and_wait
 
 SAMPLE_SECONDS = 1.0
 HISTORY = 60  # samples kept per channel
@@ -37,13 +38,8 @@ class RateSampler:
         self._task = asyncio.create_task(self._run(), name="rate-sampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:
