@@ -81,7 +81,8 @@ class ChannelSession:
         self._stats: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
         self._upstream: aiohttp.ClientResponse | None = None
-        self._stalled = False
+        self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
+        self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
@@ -212,7 +213,8 @@ class ChannelSession:
         failing_since: float | None = None
         while True:
             got_data, cause, reason = await self._read_connection()
-            self.events.upstream_error(self, cause)
+            if cause != "forced":
+                self.events.upstream_error(self, cause)
             now = self._loop.time()
             self.last_error = reason
             if got_data:
@@ -222,6 +224,8 @@ class ChannelSession:
             if now - failing_since >= s.retry_budget_seconds:
                 return reason
             delay = min(s.reconnect_max_delay, s.reconnect_first_delay * 2 ** (failures - 1))
+            if cause == "forced":
+                delay = 0.0
             log.info(
                 "channel %s: %s; reconnect %d in %.2f s", self.key.name, reason, failures, delay
             )
@@ -248,27 +252,27 @@ class ChannelSession:
         except AcemuxError as err:
             return False, "open_failed", err.message
         self._upstream = resp
-        self._stalled = False
+        self._cut = None
         self._aligner.reset()  # a partial packet of the old connection is dropped
         self._stream_start.begin(splice=self.ring.next_seq > 0)
         self.last_data_at = self._loop.time()
         got_data = False
         read, size = resp.content.read, self._settings.read_size
         try:
-            while True:
+            while self._cut is None:
                 data = await read(size)
                 if not data:
                     break
                 got_data = True
                 self._on_data(data)
         except (aiohttp.ClientError, OSError) as err:
-            if not self._stalled:
+            if self._cut is None:
                 return got_data, "error", f"upstream error: {err!r}"
         finally:
             self._upstream = None
             resp.close()
-        if self._stalled:
-            return got_data, "stall", f"upstream stalled for {self._settings.stall_seconds:g} s"
+        if self._cut is not None:
+            return (got_data, *self._cut)
         return got_data, "eof", "upstream ended"
 
     def _on_data(self, raw: bytes) -> None:
@@ -278,6 +282,11 @@ class ChannelSession:
         if not chunk:
             return
         chunk, joins = self._stream_start.feed(chunk, self._index.scan(chunk))
+        if self._reconnect_asked is not None and joins:
+            # Cut right before a keyframe: every frame viewers got is whole.
+            chunk, joins = chunk[: joins[0].offset], []
+            self._cut = ("forced", f"reconnect asked: {self._reconnect_asked}")
+            self._reconnect_asked = None
         if not chunk:
             return
         self.last_sent_at = self.last_data_at
@@ -349,8 +358,8 @@ class ChannelSession:
                     if viewer.backlog() <= self._high_water and not viewer.transport.is_closing():
                         viewer.send(FILLER, FILLER_SIZE_LINE)
             silent = now - self.last_data_at
-            if silent >= stall and self._upstream is not None and not self._stalled:
-                self._stalled = True
+            if silent >= stall and self._upstream is not None and self._cut is None:
+                self._cut = ("stall", f"upstream stalled for {stall:g} s")
                 self._upstream.close()
 
     # -- viewers -----------------------------------------------------------------
@@ -452,6 +461,15 @@ class ChannelSession:
     @property
     def bytes_out(self) -> int:
         return self.bytes_out_departed + sum(v.bytes_sent for v in self.viewers.values())
+
+    def request_reconnect(self, reason: str) -> None:
+        """Reconnect the upstream, cutting it right before the next keyframe.
+
+        Viewers see whole frames up to the cut, then the new connection from its
+        first keyframe with the discontinuity marked: no broken picture.
+        """
+        if self._upstream is not None:
+            self._reconnect_asked = reason
 
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""

@@ -52,6 +52,14 @@ async def stop_stream(request: web.Request) -> web.Response:
     return web.json_response({"stopped": session.key.value, "key": session.key.name})
 
 
+@routes.post("/api/v1/streams/{id}/reconnect")
+async def reconnect_stream(request: web.Request) -> web.Response:
+    session = _find(request)
+    log.info("channel %s: reconnect asked through the API", session.key.name)
+    session.request_reconnect("asked through the API")
+    return web.json_response({"reconnecting": session.key.value}, status=202)
+
+
 @routes.delete("/api/v1/streams/{id}/clients/{client}")
 async def drop_client(request: web.Request) -> web.Response:
     session = _find(request)

@@ -13,6 +13,7 @@ import pytest
 from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
 from acemux.streaming.index import StreamIndex, is_keyframe
 from acemux.streaming.ts import PACKET_SIZE, packet_pid
+from acemux.web.keys import REGISTRY
 from tests.ffmpeg import decode_url, needs_ffmpeg
 from tests.integration.conftest import running_proxy
 from tests.streamclient import RecordingViewer, strip_null_packets
@@ -66,3 +67,23 @@ async def test_first_video_frame_is_a_keyframe_after_pat_and_pmt(live_engine, ht
         if packet_pid(data, at) == index.video_pid and data[at + 1] & 0x40
     )
     assert is_keyframe(data[first_video : first_video + PACKET_SIZE], index.video_type)
+
+
+async def test_forced_reconnect_keeps_every_frame_whole(http):
+    async with FakeEngine(rate=2.0) as engine, running_proxy(engine.url) as proxy:
+        url = URL.format(proxy.url)
+        async with RecordingViewer(http, url) as viewer:
+            await viewer.wait_bytes(100_000)
+            decoding = asyncio.create_task(decode_url(url, 6))
+            session = proxy.app[REGISTRY].find(DEMO_CONTENT_ID)
+            for done in (1, 2):
+                await viewer.wait_more(150_000)  # let it play a while
+                reconnect = f"{proxy.url}/api/v1/streams/{DEMO_CONTENT_ID}/reconnect"
+                async with http.post(reconnect) as resp:
+                    assert resp.status == 202
+                while session.reconnects < done:
+                    await viewer.wait_more(PACKET_SIZE)
+            code, errors = await decoding
+    assert code == 0 and errors == "", errors
+    assert engine.stats.playback_connections == 3
+    assert engine.stats.getstream_calls == 1  # the same engine session throughout
