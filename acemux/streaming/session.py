@@ -2,12 +2,12 @@
 
 Roles, each in one place:
 - the reader task owns the upstream: it opens the playback URL, aligns what it
-  reads to whole TS packets, appends each chunk to the ring and writes it to
-  every caught-up viewer; on EOF, error or stall it reconnects with backoff;
+  reads to whole TS packets, starts viewers at keyframes, appends each chunk
+  to the ring and hands it to the audience (see audience.py), which writes it
+  to every caught-up viewer; on EOF, error or stall it reconnects with backoff;
 - the heartbeat task keeps silent viewers fed with null packets and notices a
   stalled upstream;
-- each viewer's request task (see `serve`) only runs when its viewer is behind:
-  it serves the viewer from the ring at the pace its socket drains.
+- the stats task polls the engine's view of the session.
 The reader never waits for a viewer.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 import aiohttp
 
@@ -24,21 +24,20 @@ from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
 from acemux.engine.pool import EngineMember, EnginePool
 from acemux.errors import AcemuxError
-from acemux.streaming.events import VIEWER_STALLED, ChannelEvents
-from acemux.streaming.index import JoinPoint, StreamIndex
+from acemux.streaming.audience import Audience
+from acemux.streaming.events import ChannelEvents
+from acemux.streaming.index import StreamIndex
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.ring import ChunkRing
 from acemux.streaming.splice import StreamStart
-from acemux.streaming.ts import PacketAligner, null_packets
-from acemux.streaming.viewer import Viewer, size_line
+from acemux.streaming.ts import PacketAligner
+from acemux.streaming.viewer import Viewer
 from acemux.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.25
 SILENCE_BEFORE_FILLER = 0.5  # null packets start well within 1 s of silence
-FILLER = null_packets(7)  # ~42 kbit/s at one burst per heartbeat
-FILLER_SIZE_LINE = size_line(FILLER)
 
 
 class ChannelSession:
@@ -62,7 +61,7 @@ class ChannelSession:
         self._aligner = PacketAligner()
         self._index = StreamIndex()
         self._stream_start = StreamStart()
-        self._high_water = settings.client_high_water
+        self.audience = Audience(self, settings)
 
         self.state = "starting"  # starting, prebuffering, playing, reconnecting, closing, closed
         self.info: StreamInfo | None = None
@@ -70,8 +69,6 @@ class ChannelSession:
         self._started = asyncio.Event()
         self._closed = asyncio.Event()
 
-        self.viewers: dict[int, Viewer] = {}
-        self._live: list[Viewer] = []
         self._data_waiters: list[asyncio.Future] = []  # see wait_for_data
         self.refs = 0  # request tasks holding the channel, viewers or still waiting
         self._grace: asyncio.TimerHandle | None = None
@@ -89,7 +86,6 @@ class ChannelSession:
         self.last_sent_at = self.last_data_at  # viewer bytes: for keep-alive filler
         self.first_byte_at: float | None = None
         self.bytes_in = 0
-        self.bytes_out_departed = 0  # bytes sent to viewers that have left
         self.reconnects = 0
         self.engine_sessions = 0
         self.last_error = ""
@@ -138,9 +134,7 @@ class ChannelSession:
         if self._grace is not None:
             self._grace.cancel()
             self._grace = None
-        for viewer in list(self.viewers.values()):
-            viewer.end(reason)
-        self._live.clear()
+        self.audience.end_all(reason)
         self._wake_data_waiters()
         current = asyncio.current_task()
         await cancel_and_wait(
@@ -296,26 +290,9 @@ class ChannelSession:
                 self.first_byte_at = time.time()
                 self.events.first_byte(self, self.first_byte_at - self.created_at)
         seq = self.ring.append(chunk, joins)
-        self._fanout(seq, chunk)
+        self.audience.fanout(seq, chunk)
         if self._data_waiters:
             self._wake_data_waiters()
-
-    def _fanout(self, seq: int, chunk: bytes) -> None:
-        """Write a chunk to every caught-up viewer; hand backed-up ones to their task."""
-        line = size_line(chunk)
-        high = self._high_water
-        fell_behind = False
-        for viewer in self._live:
-            transport = viewer.transport
-            if transport.get_write_buffer_size() > high or transport.is_closing():
-                viewer.live = False
-                viewer.cursor = seq
-                viewer.wake.set()
-                fell_behind = True
-                continue
-            viewer.send(chunk, line)
-        if fell_behind:
-            self._live = [v for v in self._live if v.live]
 
     async def wait_for_data(self) -> None:
         """Return when the next chunk reaches the ring, or the channel closes."""
@@ -354,9 +331,7 @@ class ChannelSession:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             now = self._loop.time()
             if now - self.last_sent_at >= SILENCE_BEFORE_FILLER:
-                for viewer in self._live:
-                    if viewer.backlog() <= self._high_water and not viewer.transport.is_closing():
-                        viewer.send(FILLER, FILLER_SIZE_LINE)
+                self.audience.send_filler()
             silent = now - self.last_data_at
             if silent >= stall and self._upstream is not None and self._cut is None:
                 self._cut = ("stall", f"upstream stalled for {stall:g} s")
@@ -364,103 +339,20 @@ class ChannelSession:
 
     # -- viewers -----------------------------------------------------------------
 
-    async def serve(self, viewer: Viewer, drain: Callable[[], object]) -> None:
-        """Run in the viewer's request task until the viewer or the channel ends.
-
-        `drain` awaits the viewer's transport draining below its low-water mark.
-        """
-        if self.closing:
-            viewer.end("channel closed")
-            return
-        self.viewers[viewer.id] = viewer
-        self.events.viewer_joined(self, viewer)
-        self._place_new_viewer(viewer)
-        try:
-            while not viewer.ended:
-                viewer.wake.clear()
-                if viewer.live:
-                    await viewer.wake.wait()
-                else:
-                    await self._catch_up(viewer, drain)
-        finally:
-            self.viewers.pop(viewer.id, None)
-            self.bytes_out_departed += viewer.bytes_sent
-            if viewer.live:
-                viewer.live = False
-                self._live = [v for v in self._live if v is not viewer]
-            self.events.viewer_left(self, viewer, viewer.end_reason or "disconnected")
-
-    def _place_new_viewer(self, viewer: Viewer) -> None:
-        join = self.ring.latest_join()
-        if join is None:
-            # Nothing decodable held yet: start with the next chunk the engine sends.
-            viewer.live = True
-            self._live.append(viewer)
-        else:
-            self._send_from_join(viewer, join)
-
-    def _send_from_join(self, viewer: Viewer, join: tuple[int, JoinPoint]) -> None:
-        """Send the held chunk from a join point on; the rest follows from the ring."""
-        seq, point = join
-        chunk = self.ring.get(seq)
-        assert chunk is not None, "join points never outlive their chunk"
-        tail = point.prefix + chunk[point.offset :] if point.offset or point.prefix else chunk
-        viewer.send(tail, size_line(tail))
-        viewer.cursor = seq + 1
-
-    async def _catch_up(self, viewer: Viewer, drain: Callable[[], object]) -> None:
-        """Serve a viewer that is behind from the ring until it reaches the live edge."""
-        ring = self.ring
-        while not viewer.ended:
-            if viewer.transport.is_closing():
-                viewer.end("viewer disconnected")
-                return
-            if viewer.backlog() > self._high_water:
-                await self._wait_drained(viewer, drain)
-                continue
-            if viewer.cursor < ring.first_seq:
-                self._skip_to_live_edge(viewer)
-                continue
-            chunk = ring.get(viewer.cursor)
-            if chunk is None:  # reached the newest chunk: the reader takes over
-                viewer.live = True
-                self._live.append(viewer)
-                return
-            viewer.send(chunk, size_line(chunk))
-            viewer.cursor += 1
-
-    def _skip_to_live_edge(self, viewer: Viewer) -> None:
-        viewer.skips += 1
-        self.events.viewer_skipped(self, viewer)
-        log.info("channel %s: viewer %d fell out of the buffer, skipped ahead", self.key.name, viewer.id)
-        join = self.ring.latest_join()
-        if join is None:
-            viewer.cursor = self.ring.next_seq
-        else:
-            self._send_from_join(viewer, join)
-
-    async def _wait_drained(self, viewer: Viewer, drain: Callable[[], object]) -> None:
-        """Wait for the viewer's socket to drain; drop it if it stays stalled too long."""
-        drained = asyncio.ensure_future(drain())
-        woken = asyncio.ensure_future(viewer.wake.wait())
-        try:
-            done, _ = await asyncio.wait(
-                (drained, woken),
-                timeout=self._settings.client_stall_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            drained.cancel()
-            woken.cancel()
-        if not done:
-            log.info("channel %s: viewer %d stalled, disconnecting", self.key.name, viewer.id)
-            self.drop_viewer(viewer, VIEWER_STALLED)
-        elif drained in done and drained.exception() is not None:
-            viewer.end("viewer disconnected")
+    @property
+    def viewers(self) -> dict[int, Viewer]:
+        return self.audience.viewers
 
     @property
     def bytes_out(self) -> int:
-        return self.bytes_out_departed + sum(v.bytes_sent for v in self.viewers.values())
+        return self.audience.bytes_out
+
+    async def serve(self, viewer: Viewer, drain: Callable[[], Awaitable[object]]) -> None:
+        """Run in the viewer's request task until the viewer or the channel ends."""
+        if self.closing:
+            viewer.end("channel closed")
+            return
+        await self.audience.serve(viewer, drain)
 
     def request_reconnect(self, reason: str) -> None:
         """Reconnect the upstream, cutting it right before the next keyframe.
@@ -473,8 +365,7 @@ class ChannelSession:
 
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""
-        viewer.end(reason)
-        viewer.transport.abort()
+        self.audience.drop(viewer, reason)
 
     def describe(self) -> dict:
         info = self.info

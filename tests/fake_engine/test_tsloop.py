@@ -11,7 +11,14 @@ import pytest
 from acemux.fake_engine.tsloop import CHUNK_PACKETS, SAMPLE_PATH, TsLoop, default_loop
 from acemux.streaming.ts import PACKET_SIZE, PAT_PID
 
-from .tsparse import WRAP, continuity_errors, decode_order_stamps, parse_packets, pcrs, steps
+from .tsparse import (
+    WRAP,
+    continuity_errors,
+    decode_order_stamps,
+    parse_packets,
+    pcrs,
+    steps,
+)
 
 VIDEO_FRAME = 3600  # 25 fps in 90 kHz ticks
 AUDIO_FRAME = 1920  # 1024 samples at 48 kHz

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
 from acemux.web.keys import POOL, REGISTRY
-from tests.integration.conftest import running_proxy
 from tests.integration.apiclient import get_json, poll_json
+from tests.integration.conftest import running_proxy
 from tests.streamclient import RecordingViewer
 
 CID = DEMO_CONTENT_ID
