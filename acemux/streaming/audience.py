@@ -102,7 +102,9 @@ class Audience:
     def _place_new_viewer(self, viewer: Viewer) -> None:
         join = self._ring.latest_join()
         if join is None:
-            # Nothing decodable held yet: start with the next chunk the engine sends.
+            # Nothing decodable held yet: null packets at once, so the player
+            # sees a stream, then the next chunk the engine sends.
+            viewer.send(FILLER, FILLER_SIZE_LINE)
             viewer.live = True
             self._live.append(viewer)
         else:

@@ -31,6 +31,7 @@ class JoinPoint:
     offset: int  # of the packet a viewer starts at, in its chunk
     prefix: bytes  # sent first: PAT and PMT copies (empty when starting at a PAT)
     pts: int | None = None  # the keyframe's presentation time, 90 kHz ticks
+    splice: bool = False  # the first join point after a reconnect (see splice.py)
 
 
 class StreamIndex:

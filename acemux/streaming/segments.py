@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from acemux.streaming.index import JoinPoint
 from acemux.streaming.ring import ChunkRing
-from acemux.streaming.ts import PACKET_SIZE
 
 TS_CLOCK = 90_000
 PTS_MASK = (1 << 33) - 1  # PTS is a 33-bit counter that wraps every ~26.5 hours
@@ -91,35 +90,29 @@ class Segmenter:
         if join.pts is None:
             self.untimed_joins += 1  # no timestamp (an audio-only join): it cannot time a segment
             return
-        chunk = self._ring.get(seq)
-        assert chunk is not None, "join points never outlive their chunk"
-        splice = starts_after_splice(chunk, join)
+        splice = join.splice
         start = self._start
         if start is None:
             lost, self._lost = self._lost, False
-            self._begin(seq, join, splice, (lost or splice) and self._next_number > 0)
+            self._begin(seq, join, (lost or splice) and self._next_number > 0)
             return
         step = (join.pts - self._last_pts) & PTS_MASK
         if splice or step > MAX_KEYFRAME_GAP:
             # The timeline breaks here: the span so far plus one GOP is the best estimate.
             span = (self._last_pts - start.pts) & PTS_MASK
-            self._finish(seq, 0 if splice else join.offset, span + self._gop)
-            self._begin(seq, join, splice, True)
+            self._finish(seq, join.offset, span + self._gop)
+            self._begin(seq, join, True)
             return
         self._gop = step
         self._last_pts = join.pts
         span = (join.pts - start.pts) & PTS_MASK
         if span >= self._target:
             self._finish(seq, join.offset, span)
-            self._begin(seq, join, False, False)
+            self._begin(seq, join, False)
 
-    def _begin(self, seq: int, join: JoinPoint, splice: bool, discontinuity: bool) -> None:
+    def _begin(self, seq: int, join: JoinPoint, discontinuity: bool) -> None:
         assert join.pts is not None
-        if splice:
-            # Start at the discontinuity markers that lead the reconnected data.
-            self._start = _Start(seq, 0, b"", join.pts, discontinuity)
-        else:
-            self._start = _Start(seq, join.offset, join.prefix, join.pts, discontinuity)
+        self._start = _Start(seq, join.offset, join.prefix, join.pts, discontinuity)
         self._last_pts = join.pts
 
     def _finish(self, end_seq: int, end_offset: int, ticks: int) -> None:
@@ -186,18 +179,3 @@ class Segmenter:
             lines.append(f"#EXTINF:{segment.duration:.3f},")
             lines.append(segment_url(segment.number))
         return "\n".join(lines) + "\n"
-
-
-def starts_after_splice(chunk: bytes, join: JoinPoint) -> bool:
-    """Is this the first join point of a reconnected upstream?
-
-    Such data starts its chunk with adaptation-only discontinuity packets (see
-    splice.py), followed by PAT and PMT in the data itself (no prefix).
-    """
-    if join.prefix or not join.offset:
-        return False
-    for at in range(0, join.offset, PACKET_SIZE):
-        adaptation_only = chunk[at + 3] & 0x30 == 0x20
-        if not (adaptation_only and chunk[at + 4] and chunk[at + 5] & 0x80):
-            return False
-    return True

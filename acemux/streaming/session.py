@@ -275,7 +275,7 @@ class ChannelSession:
         chunk = self._aligner.feed(raw)
         if not chunk:
             return
-        chunk, joins = self._stream_start.feed(chunk, self._index.scan(chunk))
+        chunk, joins = self._stream_start.feed(chunk, self._index.scan(chunk), self._index)
         if self._reconnect_asked is not None and joins:
             # Cut right before a keyframe: every frame viewers got is whole.
             chunk, joins = chunk[: joins[0].offset], []

@@ -147,16 +147,17 @@ def test_a_splice_starts_a_segment_marked_as_a_discontinuity():
     feed(ring, seconds(0, 1, 2, 3))
     # A reconnect: discontinuity markers, then PAT, PMT and a keyframe in the data itself.
     body = PREFIX + chunk(9)
-    spliced = discontinuity_markers(body) + body
+    spliced = b"".join(discontinuity_markers(body).values()) + body
     markers = len(spliced) - len(body)
-    ring.append(spliced, [JoinPoint(markers, b"", 50 * TS_CLOCK)])
+    ring.append(spliced, [JoinPoint(markers, b"", 50 * TS_CLOCK, splice=True)])
     feed(ring, seconds(51, 52, 53))
     segmenter.update()
     before, after = segmenter.segments[1], segmenter.segments[2]
-    # The segment cut short by the splice: its keyframes' span plus one GOP.
-    assert before.duration == 2.0 and (before.end_seq, before.end_offset) == (4, 0)
-    assert after.discontinuity and (after.start_seq, after.start_offset) == (4, 0)
-    assert b"".join(bytes(p) for p in segmenter.pieces(after)).startswith(spliced)
+    # The segment cut short by the splice: its keyframes' span plus one GOP; it keeps
+    # the markers, the new one opens with PAT, PMT and the keyframe.
+    assert before.duration == 2.0 and (before.end_seq, before.end_offset) == (4, markers)
+    assert after.discontinuity and (after.start_seq, after.start_offset) == (4, markers)
+    assert b"".join(bytes(p) for p in segmenter.pieces(after)).startswith(body)
     playlist = segmenter.playlist(str)
     assert playlist.count("#EXT-X-DISCONTINUITY\n") == 1
     assert tag(playlist, "EXT-X-DISCONTINUITY-SEQUENCE") is None

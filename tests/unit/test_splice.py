@@ -1,49 +1,64 @@
 from acemux.fake_engine import default_loop
-from acemux.streaming.index import StreamIndex
+from acemux.streaming.index import JoinPoint, StreamIndex, is_keyframe
 from acemux.streaming.splice import StreamStart
 from acemux.streaming.ts import PACKET_SIZE, packet_pid
 from tests.tspackets import pids
 
 CHUNK = 188 * 350
+VIDEO, PMT = 256, 4096
 
 
-def feed_from(data: bytes, start: StreamStart, index: StreamIndex) -> tuple[bytes, list[int]]:
+def feed_from(data: bytes, start: StreamStart, index: StreamIndex):
+    """What viewers get from `data`, and its join points with absolute offsets."""
     out, joins = bytearray(), []
     for at in range(0, len(data), CHUNK):
         chunk = data[at : at + CHUNK]
-        emitted, points = start.feed(chunk, index.scan(chunk))
-        joins += [len(out) + p.offset for p in points]
+        emitted, points = start.feed(chunk, index.scan(chunk), index)
+        joins += [JoinPoint(len(out) + p.offset, p.prefix, p.pts) for p in points]
         out += emitted
     return bytes(out), joins
 
 
-def test_a_connection_starting_mid_gop_is_held_until_a_keyframe():
+def first_of(out: bytes, pid: int) -> int:
+    return next(at for at in range(0, len(out), PACKET_SIZE) if packet_pid(out, at) == pid)
+
+
+def is_marker(out: bytes, at: int) -> bool:
+    """An adaptation-only packet with the discontinuity flag."""
+    return (out[at + 3] >> 4) & 0x3 == 0x2 and out[at + 4] and out[at + 5] & 0x80
+
+
+def test_mid_gop_start_holds_video_until_a_keyframe_and_lets_audio_through():
     sample = default_loop().loop_bytes(0)
-    mid_gop = sample[188 * 1000 :]
     start, index = StreamStart(), StreamIndex()
     start.begin(splice=False)
-    out, joins = feed_from(mid_gop, start, index)
-    assert pids(out[: 3 * PACKET_SIZE]) == [0, 4096, 256]
-    assert out[2 * PACKET_SIZE + 5] & 0x40, "the third packet starts a keyframe"
-    assert joins[0] == 0
-    for at in joins[1:]:  # later join points land on keyframe packets
-        assert packet_pid(out, at) == 256 and out[at + 1] & 0x40
+    out, joins = feed_from(sample[188 * 1000 :], start, index)
+    video = first_of(out, VIDEO)
+    assert out[video + 1] & 0x40 and is_keyframe(out[video : video + PACKET_SIZE], index.video_type)
+    assert first_of(out, 0) < video and first_of(out, PMT) < video
+    for pid in set(pids(out)):  # every stream starts at a unit start, none mid-way
+        assert out[first_of(out, pid) + 1] & 0x40, pid
+    # A joiner at the first join point gets PAT, PMT, then the keyframe.
+    first = joins[0]
+    assert pids((first.prefix + out[first.offset :])[: 3 * PACKET_SIZE]) == [0, PMT, VIDEO]
+    assert packet_pid(out, first.offset) in (0, VIDEO)
 
 
-def test_a_splice_starts_with_discontinuity_packets_leading_into_the_new_data():
+def test_a_splice_marks_a_discontinuity_ahead_of_each_streams_first_packet():
     sample = default_loop().loop_bytes(0)
     start, index = StreamStart(), StreamIndex()
+    index.scan(sample)  # the layout is known from the connection before the splice
     start.begin(splice=True)
-    out, joins = feed_from(sample[188 * 1000 :], start, index)
-    markers = []
-    at = 0
-    while (out[at + 3] >> 4) & 0x3 == 0x2 and out[at + 5] & 0x80:  # adaptation only + discontinuity
-        markers.append(at)
-        at += PACKET_SIZE
-    assert joins[0] == at, "viewers joining here skip the markers"
+    out, _ = feed_from(sample[188 * 1000 :], start, index)
     assert start.splices == 1
-    marked = {packet_pid(out, m): out[m + 3] & 0x0F for m in markers}
-    assert {0, 4096, 256} <= set(marked)
-    for pid, marker_cc in marked.items():
-        first = next(a for a in range(at, len(out), PACKET_SIZE) if packet_pid(out, a) == pid)
-        assert out[first + 3] & 0x0F == (marker_cc + 1) & 0x0F, f"pid {pid}"
+    for pid in set(pids(out)):
+        marker = first_of(out, pid)
+        assert is_marker(out, marker), pid
+        nxt = next(
+            at
+            for at in range(marker + PACKET_SIZE, len(out), PACKET_SIZE)
+            if packet_pid(out, at) == pid
+        )
+        assert out[nxt + 3] & 0x0F == (out[marker + 3] + 1) & 0x0F, pid
+    # Audio resumes before the video's keyframe arrives.
+    assert first_of(out, 257) < first_of(out, VIDEO)
