@@ -4,6 +4,7 @@ from acemux.streaming.ts import (
     PACKET_SIZE,
     PacketAligner,
     find_pat_offsets,
+    find_section_starts,
     is_aligned,
     packet_pid,
 )
@@ -56,3 +57,10 @@ def test_is_aligned():
     assert is_aligned(packet(1) * 3)
     assert not is_aligned(packet(1) * 3 + b"x")
     assert not is_aligned(b"x" + packet(1)[1:])
+
+
+def test_find_section_starts_from_an_offset_and_for_any_pid():
+    data = pat() + packet(0x1234, pusi=True) + packet(0x1234) + pat() + packet(0x1234, pusi=True)
+    assert find_section_starts(data, 0x1234) == [188, 4 * 188]
+    assert find_section_starts(data, 0, start=188) == [3 * 188]
+    assert find_section_starts(data, 0x1234, start=200) == [4 * 188]
