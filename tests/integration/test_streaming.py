@@ -128,7 +128,7 @@ async def test_status(engine, proxy, http):
         assert (await resp.json())["error"]["code"] == "not_found"
 
 
-async def test_a_viewer_leaving_is_noticed_at_once_even_when_nothing_flows(http):
+async def test_a_viewer_leaving_is_noticed_at_once_while_the_engine_prebuffers(http):
     async with FakeEngine(prebuffer_seconds=30) as engine:  # no stream bytes during the test
         async with running_proxy(engine.url) as proxy:
             registry = proxy.app[REGISTRY]
