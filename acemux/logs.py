@@ -6,6 +6,14 @@ import json
 import logging
 import time
 
+# Identifiers a log call may attach with `extra=ids(...)`; JSON lines carry them as fields.
+ID_FIELDS = ("channel", "viewer")
+
+
+def ids(channel: str, viewer: int | None = None) -> dict:
+    """`extra=` for a log call about a channel (and one of its viewers)."""
+    return {"channel": channel} if viewer is None else {"channel": channel, "viewer": viewer}
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -16,6 +24,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for field in ID_FIELDS:
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)

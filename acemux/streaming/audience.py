@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from acemux.config import Settings
+from acemux.logs import ids
 from acemux.streaming.events import VIEWER_STALLED
 from acemux.streaming.index import JoinPoint
 from acemux.streaming.ts import null_packets
@@ -148,6 +149,7 @@ class Audience:
             "channel %s: viewer %d fell out of the buffer, skipped ahead",
             session.key.name,
             viewer.id,
+            extra=ids(session.key.name, viewer.id),
         )
         join = self._ring.latest_join()
         if join is None:
@@ -169,8 +171,12 @@ class Audience:
             drained.cancel()
             woken.cancel()
         if not done:
+            name = self._session.key.name
             log.info(
-                "channel %s: viewer %d stalled, disconnecting", self._session.key.name, viewer.id
+                "channel %s: viewer %d stalled, disconnecting",
+                name,
+                viewer.id,
+                extra=ids(name, viewer.id),
             )
             self.drop(viewer, VIEWER_STALLED)
         elif drained in done and drained.exception() is not None:

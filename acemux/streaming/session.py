@@ -24,6 +24,7 @@ from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
 from acemux.engine.pool import EngineMember, EnginePool
 from acemux.errors import AcemuxError
+from acemux.logs import ids
 from acemux.streaming.audience import Audience
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.index import StreamIndex
@@ -128,7 +129,7 @@ class ChannelSession:
         if self.closing:
             await self._closed.wait()
             return
-        log.info("channel %s closing: %s", self.key.name, reason)
+        log.info("channel %s closing: %s", self.key.name, reason, extra=ids(self.key.name))
         self.state = "closing"
         self._on_closing(self)
         if self._grace is not None:
@@ -176,7 +177,7 @@ class ChannelSession:
         )
         self._stats = asyncio.create_task(self._stats_loop(), name=f"stats:{self.key.name}")
         reason = await self._read_with_reconnects()
-        log.warning("channel %s gave up: %s", self.key.name, reason)
+        log.warning("channel %s gave up: %s", self.key.name, reason, extra=ids(self.key.name))
         self.last_error = reason
         self._close_soon(f"upstream lost: {reason}")
 
@@ -198,6 +199,7 @@ class ChannelSession:
             self.key.name,
             self.info.playback_session_id,
             self.member.url,
+            extra=ids(self.key.name),
         )
 
     async def _read_with_reconnects(self) -> str:
@@ -221,7 +223,12 @@ class ChannelSession:
             if cause == "forced":
                 delay = 0.0
             log.info(
-                "channel %s: %s; reconnect %d in %.2f s", self.key.name, reason, failures, delay
+                "channel %s: %s; reconnect %d in %.2f s",
+                self.key.name,
+                reason,
+                failures,
+                delay,
+                extra=ids(self.key.name),
             )
             self.state = "reconnecting"
             self.reconnects += 1

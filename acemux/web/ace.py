@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from acemux.errors import BadRequest, NotFound
+from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
 from acemux.web.keys import REGISTRY, SETTINGS
@@ -59,7 +60,13 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
         )
-        log.info("channel %s: viewer %d joined from %s", key.name, viewer.id, viewer.address)
+        log.info(
+            "channel %s: viewer %d joined from %s",
+            key.name,
+            viewer.id,
+            viewer.address,
+            extra=ids(key.name, viewer.id),
+        )
         try:
             await session.serve(viewer, writer.drain)
         finally:
@@ -69,6 +76,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
                 viewer.id,
                 viewer.end_reason or "disconnected",
                 viewer.bytes_sent,
+                extra=ids(key.name, viewer.id),
             )
         await _finish(resp, viewer)
     return resp
