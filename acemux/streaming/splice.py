@@ -13,7 +13,13 @@ instead of treating what follows as corrupt.
 from __future__ import annotations
 
 from acemux.streaming.index import JoinPoint, StreamIndex
-from acemux.streaming.ts import NULL_PID, PACKET_SIZE, PAT_PID, discontinuity_packet, packet_pid
+from acemux.streaming.ts import (
+    NULL_PID,
+    PACKET_SIZE,
+    PAT_PID,
+    discontinuity_packet,
+    packet_pid,
+)
 
 # A stream without join points is passed through rather than held back for ever.
 MAX_HELD_BYTES = 8 * 1024 * 1024
