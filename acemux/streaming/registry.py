@@ -75,9 +75,6 @@ class ChannelRegistry:
         self._closing = {s for s in self._closing if s.state != "closed"}
         self._closing.add(session)
 
-    def get(self, key: ChannelKey) -> ChannelSession | None:
-        return self._channels.get(key)
-
     def find(self, content_id: str) -> ChannelSession | None:
         """The channel playing `content_id` or infohash (with any extra parameters)."""
         content_id = content_id.lower()

@@ -31,11 +31,6 @@ def is_aligned(data: bytes) -> bool:
     return data[::PACKET_SIZE].count(SYNC_BYTE) == len(data) // PACKET_SIZE
 
 
-def find_pat_offsets(chunk: bytes) -> list[int]:
-    """Offsets of the packets in an aligned chunk that start a PAT section."""
-    return find_section_starts(chunk, PAT_PID)
-
-
 def find_section_starts(chunk: bytes, pid: int, start: int = 0) -> list[int]:
     """Offsets of the packets of `pid` with the payload-unit-start flag, in aligned data.
 

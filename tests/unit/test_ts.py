@@ -2,8 +2,8 @@ from acemux.streaming.ts import (
     NULL_PACKET,
     NULL_PID,
     PACKET_SIZE,
+    PAT_PID,
     PacketAligner,
-    find_pat_offsets,
     find_section_starts,
     is_aligned,
     packet_pid,
@@ -45,11 +45,11 @@ def test_aligner_reset_drops_a_partial_packet():
     assert aligner.feed(packet(257)) == packet(257)
 
 
-def test_find_pat_offsets_only_at_packet_boundaries():
+def test_pat_starts_only_at_packet_boundaries():
     # A payload byte pattern that looks like a PAT header must not count.
     decoy = packet(256, fill=0x40)
     data = packet(256) + pat() + decoy + pat()
-    assert find_pat_offsets(data) == [PACKET_SIZE, 3 * PACKET_SIZE]
+    assert find_section_starts(data, PAT_PID) == [PACKET_SIZE, 3 * PACKET_SIZE]
     assert pids(data) == [256, 0, 256, 0]
 
 
