@@ -95,3 +95,8 @@ def _link_in(line: bytes) -> tuple[StreamLink | None, int, int]:
         path.decode() if path is not None else None,
     )
     return link, start, end
+
+
+def link_in_line(line: bytes) -> StreamLink | None:
+    """The stream link a playlist line consists of, or None."""
+    return _link_in(line)[0]
