@@ -56,7 +56,9 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            session = ChannelSession(key, self.pool, self._settings, self._forget, self.events)
+            session = ChannelSession(
+                key, self.pool, self._settings, self._forget, self.events, self._closing.discard
+            )
             self._channels[key] = session
             session.start()
             log.info("channel %s opened", key.name)
@@ -71,8 +73,8 @@ class ChannelRegistry:
         """Called by a closing session: new requests for its key start a fresh one."""
         if self._channels.get(session.key) is session:
             del self._channels[session.key]
-        # Kept until closed so shutdown can wait for its engine stop call.
-        self._closing = {s for s in self._closing if s.state != "closed"}
+        # Kept until closed so shutdown can wait for its engine stop call; a
+        # closed one is let go at once (its on_closed), buffer and all.
         self._closing.add(session)
 
     def find(self, content_id: str) -> ChannelSession | None:

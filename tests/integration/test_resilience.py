@@ -57,7 +57,9 @@ async def fast_engine():
 async def test_upstream_drop_reconnects_to_the_same_playback_url(fast_engine, http):
     engine = fast_engine
     engine.faults.drop_after_bytes = 400_000
-    async with running_proxy(engine.url) as proxy:
+    # Each connection lasts ~0.5 s of wall time at rate 8: healthy by this setting
+    # (by the default 5 s it would be a flapping engine, see test_flapping.py).
+    async with running_proxy(engine.url, upstream_young_seconds=0.2) as proxy:
         async with RecordingViewer(http, proxy.url + PATH) as viewer:
             await viewer.wait_bytes(1_300_000)
         session = proxy.app[REGISTRY].find(CID)
