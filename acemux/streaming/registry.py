@@ -16,6 +16,7 @@ from acemux.engine.pool import EnginePool
 from acemux.errors import LimitReached, ShuttingDown
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
+from acemux.streaming.memory import MemoryTrimmer
 from acemux.streaming.session import ChannelSession
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class ChannelRegistry:
         self.events = events or ChannelEvents()
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
+        self.trimmer = MemoryTrimmer()  # closed channels' memory goes back to the system
         self._shutting_down = False
 
     @asynccontextmanager
@@ -57,7 +59,7 @@ class ChannelRegistry:
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
             session = ChannelSession(
-                key, self.pool, self._settings, self._forget, self.events, self._closing.discard
+                key, self.pool, self._settings, self._forget, self.events, self._closed
             )
             self._channels[key] = session
             session.start()
@@ -77,6 +79,10 @@ class ChannelRegistry:
         # closed one is let go at once (its on_closed), buffer and all.
         self._closing.add(session)
 
+    def _closed(self, session: ChannelSession) -> None:
+        self._closing.discard(session)
+        self.trimmer.channel_closed(last=not self._channels and not self._closing)
+
     def find(self, content_id: str) -> ChannelSession | None:
         """The channel playing `content_id` or infohash (with any extra parameters)."""
         content_id = content_id.lower()
@@ -95,3 +101,4 @@ class ChannelRegistry:
         self._shutting_down = True
         sessions = list(self._channels.values()) + list(self._closing)
         await asyncio.gather(*(s.close(reason) for s in sessions), return_exceptions=True)
+        self.trimmer.cancel()

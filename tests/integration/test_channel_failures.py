@@ -105,3 +105,4 @@ async def test_a_closed_channel_lets_go_of_its_buffer_at_once(engine, http):
         await wait_until(lambda: session.state == "closed")
         assert session.ring.size == 0 and len(session.ring) == 0
         assert registry._closing == set(), "no closed channel is kept"
+        assert registry.trimmer.trims >= 1, "and its memory went back to the system"
