@@ -16,7 +16,7 @@ from aiohttp import web
 
 from . import hls
 from .faults import GARBAGE_ANSWER
-from .sessions import Session, infohash_of, is_hex40
+from .sessions import STOP_REASON, Session, infohash_of, is_hex40
 from .state import STATE, EngineState
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,9 @@ def _loadable(state: EngineState, key: str, infohash: str | None) -> str | None:
 
 
 async def getstream(request: web.Request) -> web.Response:
+    delay = request.app[STATE].faults.getstream_seconds
+    if delay:
+        await asyncio.sleep(delay)
     return _start(request, as_hls=False)
 
 
@@ -152,10 +155,11 @@ async def command(request: web.Request) -> web.Response:
     session = _session(request)
     if request.query.get("method") != "stop":
         return _answer(None, "unknown method")
-    state.stats.record_stop(session.playback_session_id if session else None)
+    unstopped = state.sessions.take_unstopped(request.match_info["token"])
+    state.stats.record_stop(session.playback_session_id if session else unstopped)
     if session is None:
         return _answer(None, UNKNOWN_SESSION)
-    state.sessions.end(session, "stop command")
+    state.sessions.end(session, STOP_REASON)
     return _answer("ok")
 
 

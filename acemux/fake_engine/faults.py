@@ -90,6 +90,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     # Engines unlike the usual one (issue 13).
     "version_mode": _version_mode,
     "getstream_garbage": _flag,
+    "getstream_seconds": _seconds,
 }
 
 
@@ -111,6 +112,7 @@ class Faults:
     # engine restarted) is start_mode "start_of_file".
     version_mode: str = "current"  # see VERSION_MODES
     getstream_garbage: bool = False  # getstream answers GARBAGE_ANSWER: not UTF-8, not JSON
+    getstream_seconds: float = 0.0  # getstream answers after this long (a busy engine)
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = _CHECKS.get(name)

@@ -232,3 +232,17 @@ async def test_getstream_can_answer_bytes_that_are_neither_utf8_nor_json(
     with pytest.raises(UnicodeDecodeError):
         raw.decode()
     assert engine.stats.getstream_calls == 1 and engine.session_for(DEMO_CONTENT_ID) is None
+
+
+async def test_the_stop_owed_to_a_replaced_session_is_counted_against_it(
+    make_engine: MakeEngine, client: aiohttp.ClientSession
+) -> None:
+    engine = await make_engine(getstream_seconds=0.05)
+    old = await start_stream(client, engine)
+    new = await start_stream(client, engine)  # same content: the old session is replaced
+    for _ in range(2):
+        async with client.get(old["command_url"], params={"method": "stop"}) as resp:
+            assert (await resp.json())["error"] == "unknown playback session id"
+    assert engine.stats.stop_calls == 2
+    assert engine.stats.stop_calls_by_session == {old["playback_session_id"]: 1}
+    assert engine.session_for(DEMO_CONTENT_ID).playback_session_id == new["playback_session_id"]
