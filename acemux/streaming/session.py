@@ -83,6 +83,7 @@ class ChannelSession:
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
         self._last_resort = False  # the engine was taken while every engine was marked down
+        self._starting: asyncio.Future[StreamInfo] | None = None  # a getstream in flight
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
@@ -189,6 +190,12 @@ class ChannelSession:
         return self.member.client if self.member is not None else None
 
     async def _stop_engine_session(self) -> None:
+        starting, self._starting = self._starting, None
+        if starting is not None:  # the reader was cancelled while the engine answered
+            try:
+                self.info = await starting  # bounded by the API timeout
+            except AcemuxError:
+                pass
         info, self.info = self.info, None
         if info is not None and self.member is not None:
             await self.member.client.stop(info.command_url)
@@ -223,9 +230,15 @@ class ChannelSession:
             self._last_resort = not self.member.healthy
             if member is not None:
                 self._pool.release(member)
-        self.info = await self.member.client.start_stream(
-            self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
+        # Shielded: a channel closed while the engine answers still learns the
+        # session the engine started, so that close() can stop it.
+        self._starting = asyncio.ensure_future(
+            self.member.client.start_stream(
+                self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
+            )
         )
+        self.info = await asyncio.shield(self._starting)
+        self._starting = None
         self.engine_sessions += 1
         log.info(
             "channel %s: engine session %s on %s",

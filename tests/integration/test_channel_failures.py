@@ -106,3 +106,17 @@ async def test_a_closed_channel_lets_go_of_its_buffer_at_once(engine, http):
         assert session.ring.size == 0 and len(session.ring) == 0
         assert registry._closing == set(), "no closed channel is kept"
         assert registry.trimmer.trims >= 1, "and its memory went back to the system"
+
+
+async def test_a_channel_closed_while_the_engine_answers_getstream_still_stops_that_session(http):
+    async with FakeEngine(rate=4.0, getstream_seconds=0.5) as engine:
+        async with running_proxy(engine.url, grace_seconds=0) as proxy:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.1):  # the viewer leaves before the answer
+                    async with http.get(proxy.url + PATH) as resp:
+                        await resp.read()
+            await engine.wait_for(lambda s: s.getstream_calls == 1)
+            await engine.wait_for(lambda s: s.stop_calls == 1, timeout=5)
+            await wait_until(lambda: len(proxy.app[REGISTRY]) == 0 and not channel_tasks())
+        [(session_id, stops)] = engine.stats.stop_calls_by_session.items()
+        assert stops == 1 and engine.session_for(CID) is None
