@@ -20,6 +20,7 @@ import aiohttp
 from acemux import __version__
 from acemux.config import PlaylistSpec, Settings
 from acemux.errors import AcemuxError
+from acemux.playlists.entries import Playlist, read_entries
 from acemux.playlists.m3u import M3UTemplate, parse
 from acemux.tasks import cancel_and_wait
 
@@ -50,6 +51,7 @@ class PlaylistSource:
         self._refresh_seconds = refresh_seconds
         self._max_bytes = max_bytes
         self._template: M3UTemplate | None = None
+        self.entries: Playlist | None = None  # the same copy read as entries (channels)
         self._size = 0
         self._due_at = 0.0  # monotonic time of the next fetch
         self._refreshing: asyncio.Task | None = None
@@ -102,6 +104,7 @@ class PlaylistSource:
             )
         else:
             self._template = parse(data)
+            self.entries = read_entries(data)
             self._size = len(data)
             self.last_error = None
             self.last_success_at = time.time()
@@ -172,6 +175,18 @@ class PlaylistSources:
             return None
         assert self._http is not None, "open() first"
         return await source.template(self._http)
+
+    async def all_entries(self) -> list[tuple[str, Playlist]]:
+        """Every source read as entries (fetched when due); sources that never worked left out."""
+        read = []
+        for name, source in self._sources.items():
+            try:
+                await self.template(name)
+            except AcemuxError:
+                continue
+            if source.entries is not None:
+                read.append((name, source.entries))
+        return read
 
     def describe(self) -> list[dict]:
         return [source.describe() for source in self._sources.values()]

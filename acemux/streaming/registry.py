@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
@@ -17,6 +17,9 @@ from acemux.errors import LimitReached, ShuttingDown
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.session import ChannelSession
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +34,29 @@ class ChannelRegistry:
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
         self._shutting_down = False
+        # Awaited before a new channel opens: warm channels give up their slot here.
+        self.make_room: Callable[[ChannelKey], Awaitable[None]] | None = None
 
     @asynccontextmanager
-    async def channel(self, key: ChannelKey) -> AsyncIterator[ChannelSession]:
+    async def channel(
+        self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
+    ) -> AsyncIterator[ChannelSession]:
         """Hold a started channel for the body: shared with every other request for it.
 
         The first request creates the channel and its engine session; later ones
         reuse it. On exit the hold is released and the last release starts the
-        grace period.
+        grace period. `plan` makes a named channel's source plan.
         """
-        session = self._hold(key)
+        if self.make_room is not None and key not in self._channels:
+            await self.make_room(key)
+        session = self._hold(key, plan)
         try:
             await session.wait_started()
             yield session
         finally:
             session.release()
 
-    def _hold(self, key: ChannelKey) -> ChannelSession:
+    def _hold(self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None") -> ChannelSession:
         if self._shutting_down:
             raise ShuttingDown("acemux is shutting down")
         session = self._channels.get(key)
@@ -56,7 +65,10 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            session = ChannelSession(key, self.pool, self._settings, self._forget, self.events)
+            sources = plan() if plan is not None else None
+            session = ChannelSession(
+                key, self.pool, self._settings, self._forget, self.events, sources
+            )
             self._channels[key] = session
             session.start()
             log.info("channel %s opened", key.name)

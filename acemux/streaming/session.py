@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import aiohttp
 
 from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
 from acemux.engine.pool import EngineMember, EnginePool
-from acemux.errors import AcemuxError
+from acemux.errors import AcemuxError, EngineError
 from acemux.logs import ids
 from acemux.streaming.audience import Audience
 from acemux.streaming.events import ChannelEvents
@@ -34,6 +34,9 @@ from acemux.streaming.splice import StreamStart
 from acemux.streaming.ts import PacketAligner
 from acemux.streaming.viewer import Viewer
 from acemux.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,12 @@ class ChannelSession:
         settings: Settings,
         on_closing: Callable[["ChannelSession"], None],
         events: ChannelEvents | None = None,
+        sources: "SourcePlan | None" = None,
     ) -> None:
         self.key = key
+        # A named channel's sources (see channels/failover.py); None: the key is the source.
+        self.sources = sources
+        self._source: ChannelKey | None = None  # what the engine session plays
         self.events = events or ChannelEvents()
         self._pool = pool
         self.member: EngineMember | None = None  # the engine carrying the channel
@@ -81,6 +88,7 @@ class ChannelSession:
         self._upstream: aiohttp.ClientResponse | None = None
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
+        self._opening: asyncio.Timeout | None = None  # waiting for the stream's headers
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
@@ -96,6 +104,9 @@ class ChannelSession:
     def start(self) -> None:
         self.events.channel_opened(self)
         self._reader = asyncio.create_task(self._run(), name=f"reader:{self.key.name}")
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
 
     async def wait_started(self) -> None:
         """Wait for the engine's getstream answer; raise its error if it failed."""
@@ -190,9 +201,18 @@ class ChannelSession:
             self.member = self._pool.choose(avoid=member, reconnecting=reconnecting)
             if member is not None:
                 self._pool.release(member)
-        self.info = await self.member.client.start_stream(
-            self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
-        )
+        while True:
+            source = self.sources.begin() if self.sources is not None else self.key
+            try:
+                self.info = await self.member.client.start_stream(
+                    source.selector(), source.extra_params(), fail_fast=not reconnecting
+                )
+                break
+            except EngineError as err:
+                if self.sources is None:
+                    raise
+                self.sources.getstream_failed(err.message)  # next source, or raises
+        self._source = source
         self.engine_sessions += 1
         log.info(
             "channel %s: engine session %s on %s",
@@ -211,16 +231,18 @@ class ChannelSession:
             got_data, cause, reason = await self._read_connection()
             if cause != "forced":
                 self.events.upstream_error(self, cause)
+            if self.sources is not None:
+                self.sources.connection_ended(got_data, cause)
             now = self._loop.time()
             self.last_error = reason
-            if got_data:
+            if got_data or cause == "failover":  # a new source gets a budget of its own
                 failures, failing_since = 0, now
             failing_since = failing_since if failing_since is not None else now
             failures += 1
             if now - failing_since >= s.retry_budget_seconds:
                 return reason
             delay = min(s.reconnect_max_delay, s.reconnect_first_delay * 2 ** (failures - 1))
-            if cause == "forced":
+            if cause in ("forced", "failover"):
                 delay = 0.0
             log.info(
                 "channel %s: %s; reconnect %d in %.2f s",
@@ -234,7 +256,7 @@ class ChannelSession:
             self.reconnects += 1
             self.events.reconnect(self)
             await asyncio.sleep(delay)
-            if failures > 1:
+            if failures > 1 or self._source_moved():
                 # The same playback URL already failed once: ask the engine anew.
                 try:
                     await self._new_engine_session(reconnecting=True)
@@ -249,9 +271,14 @@ class ChannelSession:
         if self.state != "reconnecting":
             self.state = "prebuffering"
         try:
-            resp = await self.member.client.open_playback(self.info.playback_url)
+            async with asyncio.timeout(None) as self._opening:  # a failover may cut the wait
+                resp = await self.member.client.open_playback(self.info.playback_url)
         except AcemuxError as err:
             return False, "open_failed", err.message
+        except TimeoutError:
+            return False, *(self._cut or ("failover", "failed over"))
+        finally:
+            self._opening = None
         self._upstream = resp
         self._cut = None
         self._aligner.reset()  # a partial packet of the old connection is dropped
@@ -330,6 +357,8 @@ class ChannelSession:
                 self.engine_stats = await member.client.stat(info.stat_url)
             except AcemuxError as err:
                 self.engine_stats = {"error": err.message}
+            if self.sources is not None:
+                self.sources.engine_stats(self.engine_stats)
 
     async def _heartbeat_loop(self) -> None:
         """Null packets for silent viewers; a stalled upstream is cut so it reconnects."""
@@ -343,6 +372,28 @@ class ChannelSession:
             if silent >= stall and self._upstream is not None and self._cut is None:
                 self._cut = ("stall", f"upstream stalled for {stall:g} s")
                 self._upstream.close()
+            if self.sources is not None and self._cut is None:
+                failed = self.sources.check(self.bytes_in)
+                if failed is not None:
+                    self._fail_over(failed)
+
+    # -- named channels: failover ----------------------------------------------
+
+    def _source_moved(self) -> bool:
+        """The plan moved on from the source the engine session plays: ask anew."""
+        return self.sources is not None and self.sources.source != self._source
+
+    def _fail_over(self, reason: str) -> None:
+        """Drop the failed source's connection (or its wait for headers); the reader
+        reconnects to the next source through the usual splice."""
+        if not self.sources.fail_over(reason):
+            return
+        self.last_error = f"{self._source.name if self._source else 'source'}: {reason}"
+        self._cut = ("failover", f"failover: {reason}")
+        if self._upstream is not None:
+            self._upstream.close()
+        elif self._opening is not None:
+            self._opening.reschedule(self._loop.time())
 
     # -- viewers -----------------------------------------------------------------
 
@@ -379,6 +430,7 @@ class ChannelSession:
         return {
             "id": self.key.value,
             "key": self.key.name,
+            "source": self._source.name if self.sources is not None and self._source else None,
             "selector": self.key.kind,
             "state": self.state,
             "engine": self.member.url if self.member else None,

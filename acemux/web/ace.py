@@ -7,11 +7,16 @@ import logging
 
 from aiohttp import web
 
+from typing import TYPE_CHECKING, Callable
+
 from acemux.errors import BadRequest, NotFound
 from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
 from acemux.web.keys import REGISTRY, SETTINGS
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +39,20 @@ def _channel_key(request: web.Request, path_id: str | None = None) -> ChannelKey
 
 @routes.get("/ace/getstream")
 async def getstream(request: web.Request) -> web.StreamResponse:
-    return await _stream(request, _channel_key(request))
+    return await stream(request, _channel_key(request))
 
 
 @routes.get("/ace/getstream/{content_id}")
 async def getstream_path(request: web.Request) -> web.StreamResponse:
-    return await _stream(request, _channel_key(request, request.match_info["content_id"]))
+    return await stream(request, _channel_key(request, request.match_info["content_id"]))
 
 
-async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
+async def stream(
+    request: web.Request, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
+) -> web.StreamResponse:
+    """Serve the channel's TS stream; `plan` makes a named channel's source plan."""
     settings = request.app[SETTINGS]
-    async with request.app[REGISTRY].channel(key) as session:
+    async with request.app[REGISTRY].channel(key, plan) as session:
         resp = web.StreamResponse(headers=STREAM_HEADERS)
         resp.force_close()  # a stream ends its connection; players reconnect afresh
         writer = await resp.prepare(request)

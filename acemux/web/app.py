@@ -11,7 +11,7 @@ from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
-from acemux.web import ace, api, dashboard, hls, monitoring, playlists
+from acemux.web import ace, api, channels, dashboard, hls, monitoring, playlists
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
 from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS
@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     dashboard.add_routes(app)
     hls.setup(app)
     playlists.setup(app)
+    channels.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)

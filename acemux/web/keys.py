@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
+from acemux.channels.catalogue import ChannelCatalogue
+from acemux.channels.warm import WarmChannels
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.playlists.recent import RecentChannels
@@ -19,3 +21,5 @@ RATES = web.AppKey("rates", RateSampler)
 HLS = web.AppKey("hls", HlsChannels)
 PLAYLISTS = web.AppKey("playlists", PlaylistSources)
 RECENT = web.AppKey("recent_channels", RecentChannels)
+CATALOGUE = web.AppKey("channel_catalogue", ChannelCatalogue)
+WARM = web.AppKey("warm_channels", WarmChannels)

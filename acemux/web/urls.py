@@ -55,11 +55,19 @@ def channel_query(key: ChannelKey, token: str | None) -> str:
     return urlencode(params, quote_via=quote)
 
 
+def _token_query(token: str | None) -> str:
+    return f"?{urlencode([('token', token)], quote_via=quote)}" if token else ""
+
+
 def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False) -> str:
     """The channel's TS stream, or its HLS playlist."""
+    if key.kind == "channel":  # a named channel: its own stable URL
+        return f"{base}/channel/{key.value}{'.m3u8' if hls else ''}{_token_query(token)}"
     path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
     return f"{base}{path}?{channel_query(key, token)}"
 
 
 def segment_url(base: str, key: ChannelKey, number: int, token: str | None) -> str:
+    if key.kind == "channel":
+        return f"{base}/channel/{key.value}/segment/{number}.ts{_token_query(token)}"
     return f"{base}/ace/segment/{number}.ts?{channel_query(key, token)}"
