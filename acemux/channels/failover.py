@@ -131,6 +131,10 @@ class SourcePlan:
         self.fail_over(f"getstream failed: {reason}")
         self.begin()  # raises AllSourcesFailed when every source backs off
 
+    def delivered(self) -> None:
+        """A connection's first data arrived."""
+        self._progressed(time.monotonic())
+
     def connection_ended(self, got_data: bool, cause: str) -> None:
         if cause == "stall":
             self._stalls.append(time.monotonic())

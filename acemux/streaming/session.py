@@ -291,6 +291,8 @@ class ChannelSession:
                 data = await read(size)
                 if not data:
                     break
+                if not got_data and self.sources is not None:
+                    self.sources.delivered()  # the source works: its time to first byte
                 got_data = True
                 self._on_data(data)
         except (aiohttp.ClientError, OSError) as err:
