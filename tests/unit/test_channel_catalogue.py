@@ -1,4 +1,4 @@
-"""Channel names and grouping: the slug rule, playlist entries into channels, configured channels."""
+"""Channel names and grouping: the slug rule, playlist entries, configured channels."""
 
 from __future__ import annotations
 
