@@ -48,6 +48,7 @@ class SourcePlan:
         self._bytes = -1  # the session's bytes_in when last checked (-1: not yet)
         self._delivered = False  # the current source sent data since begin()
         self._stalls: deque[float] = deque()  # the current source's, since begin()
+        self._begun: ChannelKey | None = None  # the source last begun
 
     @property
     def source(self) -> ChannelKey:
@@ -65,13 +66,22 @@ class SourcePlan:
     # -- what the session asks -----------------------------------------------------
 
     def begin(self) -> ChannelKey:
-        """The source to ask the engine for now; AllSourcesFailed when all back off."""
+        """The source to ask the engine for now; AllSourcesFailed when all back off.
+
+        Asking again for the same source (a reconnect) keeps its clocks: its
+        no-data time and stalls count across reconnects.
+        """
         if self._book[self.source].backing_off():
-            raise self.unavailable()
-        self._begun_at = self._progress_at = time.monotonic()
-        self._bytes = -1
-        self._delivered = False
-        self._stalls.clear()
+            self._index = self._first_usable(self._index)  # one may have come out of it
+            if self._book[self.source].backing_off():
+                raise self.unavailable()
+        if self.source != self._begun:
+            self._begun = self.source
+            self._begun_at = self._progress_at = time.monotonic()
+            self._bytes = -1
+            self._delivered = False
+            self._stalls.clear()
+            self._book[self.source].peers = None  # this session's statistics, not old ones
         return self.source
 
     def check(self, bytes_in: int) -> str | None:

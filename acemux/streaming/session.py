@@ -270,6 +270,7 @@ class ChannelSession:
             return False, "getstream_failed", self.last_error or "no engine session"
         if self.state != "reconnecting":
             self.state = "prebuffering"
+        self._cut = None
         try:
             async with asyncio.timeout(None) as self._opening:  # a failover may cut the wait
                 resp = await self.member.client.open_playback(self.info.playback_url)
@@ -388,6 +389,8 @@ class ChannelSession:
     def _fail_over(self, reason: str) -> None:
         """Drop the failed source's connection (or its wait for headers); the reader
         reconnects to the next source through the usual splice."""
+        if self._upstream is None and self._opening is None:
+            return  # between connections: decided once the next one opens
         if not self.sources.fail_over(reason):
             return
         self.last_error = f"{self._source.name if self._source else 'source'}: {reason}"

@@ -133,3 +133,18 @@ async def test_repeated_stalls_within_the_window_fail_a_source_over(fast_engine,
     assert channel["sources"][0]["stalls_in_window"] >= 2
     assert viewer.error is None
     await assert_decodes_after_splice(viewer.data)
+
+
+async def test_an_engine_withholding_the_stream_past_the_limit_is_failed_over(fast_engine, http):
+    engine = fast_engine
+    engine.faults.prebuffer_seconds = 60  # headers withheld far longer than the limit
+    async with running_proxy(engine.url, channels=CHANNELS, channel_no_data_seconds=LIMIT) as proxy:
+        async with RecordingViewer(http, proxy.url + URL) as viewer:
+            started = time.monotonic()
+            await engine.stats.wait_for(lambda s: s.getstream_calls_by_id[B] == 1, timeout=10)
+            waited = time.monotonic() - started
+            engine.faults.prebuffer_seconds = 0  # C answers at once
+            await engine.stats.wait_for(lambda s: s.getstream_calls_by_id[C] == 1, timeout=10)
+            await viewer.wait_more(100_000)
+    assert waited < LIMIT + 2, waited
+    assert viewer.error is None and viewer.null_packets > 0
