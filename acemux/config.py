@@ -207,6 +207,14 @@ class Settings(BaseSettings):
         "", description="Channel slugs kept tuned without viewers, comma-separated."
     )
     warm_channels_max: int = Field(4, ge=0, description="At most this many warm channels.")
+    warm_channels_retune_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "How often a warm channel on a backup source, with no viewers, is checked for a "
+            "return to its preferred source."
+        ),
+    )
 
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")

@@ -63,6 +63,11 @@ class SourcePlan:
                 return index
         return start % count
 
+    @property
+    def on_preferred(self) -> bool:
+        """Playing the first source not backing off (the primary, when it is usable)."""
+        return self._index == self._first_usable(start=0)
+
     # -- what the session asks -----------------------------------------------------
 
     def begin(self) -> ChannelKey:

@@ -5,7 +5,9 @@ filling), so a viewer who comes gets recent data from a keyframe at once, as a
 joiner of a playing channel does. They are bounded by `warm_channels_max`,
 start only on an engine with room, and give their slot up when a viewer's
 channel needs it (see make_room, which the registry awaits before it opens a
-channel); a warm channel that ended or yielded is tried again later.
+channel); a warm channel that ended or yielded is tried again later. A warm
+channel left on a backup source is retuned to its preferred one while nobody
+watches it.
 """
 
 from __future__ import annotations
@@ -75,20 +77,41 @@ class WarmChannels:
             if channel is None:
                 log.warning("warm channel %s: no channel has that slug (yet)", slug)
             elif self._room():
+                retune = False
                 try:
                     async with self._registry.channel(
                         channel.key, self._plan_for(channel)
                     ) as session:
                         log.info("warm channel %s: tuned", slug)
                         self._held[slug] = session
-                        await session.wait_closed()
+                        retune = await self._hold(slug, session)
                 except ShuttingDown:
                     return
                 except AcemuxError as err:
                     log.warning("warm channel %s: %s", slug, err.message)
                 finally:
                     self._held.pop(slug, None)
+                if retune:
+                    continue  # at once, on the preferred source
             await asyncio.sleep(RETRY_SECONDS)
+
+    async def _hold(self, slug: str, session: ChannelSession) -> bool:
+        """Until the session ends (False), or it is closed to be retuned (True).
+
+        A warm channel left on a backup source is retuned once its preferred
+        source is out of back-off, while nobody watches it: that costs no one.
+        """
+        while True:
+            try:
+                async with asyncio.timeout(self._settings.warm_channels_retune_seconds):
+                    await session.wait_closed()
+                    return False
+            except TimeoutError:
+                plan = session.sources
+                if plan is not None and not plan.on_preferred and session.refs <= 1:
+                    log.info("warm channel %s: back to its preferred source", slug)
+                    await session.close("warm channel retuned to its preferred source")
+                    return True
 
     async def make_room(self, key: ChannelKey) -> None:
         """A channel is about to open: when engines or channels are full, a warm one yields."""

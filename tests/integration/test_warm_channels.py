@@ -86,3 +86,23 @@ async def test_warm_channels_are_bounded_by_the_setting(
         assert proxy.app[WARM].slugs == ["one", "two"]
         body = await get_json(http, proxy.url + "/api/v1/channels")
         assert [c["warm"] for c in body["channels"]] == [True, True, False]
+
+
+async def test_a_warm_channel_on_its_backup_returns_to_the_primary_while_nobody_watches(
+    engine: FakeEngine, http: aiohttp.ClientSession
+) -> None:
+    engine.faults.silent_ids = {A}
+    settings = dict(
+        channels=f"Fav={A}|{B}",
+        warm_channels="fav",
+        channel_no_data_seconds=1.0,
+        channel_backoff_seconds=1.0,
+        warm_channels_retune_seconds=0.5,
+    )
+    async with running_proxy(engine.url, **settings) as proxy:
+        url = proxy.url + "/api/v1/channels/fav"
+        await poll_json(http, url, lambda c: c["playing"] == B, timeout=10)
+        engine.faults.silent_ids = set()  # the primary is back
+        fav = await poll_json(http, url, lambda c: c["playing"] == A and c["live"], timeout=10)
+    assert fav["sources"][0]["state"] == "playing" and fav["sources"][1]["state"] == "ok"
+    assert engine.stats.getstream_calls_by_id[A] >= 2  # asked again: the retune
