@@ -89,6 +89,8 @@ class WarmChannels:
                     return
                 except AcemuxError as err:
                     log.warning("warm channel %s: %s", slug, err.message)
+                except Exception:  # never a silent end: log it and try again later
+                    log.exception("warm channel %s failed", slug)
                 finally:
                     self._held.pop(slug, None)
                 if retune:

@@ -58,6 +58,8 @@ async def test_playlist_entries_become_channels_listed_by_the_api(
             assert first["score"] > sport["sources"][1]["score"]
             stream = await get_json(http, proxy.url + "/api/v1/streams/sport-one")
             assert stream["selector"] == "channel" and stream["clients"]
+            async with http.get(proxy.url + "/playlist.m3u?format=hls") as resp:
+                assert f"{proxy.url}/channel/sport-one.m3u8\n" in await resp.text()
 
         playlists = (await get_json(http, proxy.url + "/api/v1/playlists"))["playlists"]
         skipped = playlists[0]["skipped"]
