@@ -18,11 +18,13 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from acemux.channels.catalogue import Channel
 from acemux.channels.liveness import LivenessBook
 from acemux.config import Settings
-from acemux.errors import AcemuxError
+from acemux.engine.api import StreamInfo
+from acemux.errors import AcemuxError, EngineError
 from acemux.streaming.key import ChannelKey
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,22 @@ class SourcePlan:
             self._book[self.source].peers = None  # this session's statistics, not old ones
         return self.source
 
+    async def start(
+        self, getstream: Callable[[ChannelKey], Awaitable[StreamInfo]]
+    ) -> tuple[ChannelKey, StreamInfo]:
+        """Ask the engine for the sources in turn until one answers: (source, its session).
+
+        A source the engine refuses is failed over at once; AllSourcesFailed
+        when every source backs off. Engine trouble (unreachable, timeouts) is
+        not the source's fault and is raised as it is.
+        """
+        while True:
+            source = self.begin()
+            try:
+                return source, await getstream(source)
+            except EngineError as err:
+                self.fail_over(f"getstream failed: {err.message}")
+
     def check(self, bytes_in: int) -> str | None:
         """Why the playing source counts as failed now, or None (called ~4 times a second)."""
         now = time.monotonic()
@@ -140,11 +158,6 @@ class SourcePlan:
         return changed
 
     # -- what the session tells ----------------------------------------------------
-
-    def getstream_failed(self, reason: str) -> None:
-        """The engine refused the source: move on, or raise when none is left to try."""
-        self.fail_over(f"getstream failed: {reason}")
-        self.begin()  # raises AllSourcesFailed when every source backs off
 
     def delivered(self) -> None:
         """A connection's first data arrived."""

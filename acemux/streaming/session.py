@@ -23,7 +23,7 @@ import aiohttp
 from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
 from acemux.engine.pool import EngineMember, EnginePool
-from acemux.errors import AcemuxError, EngineError
+from acemux.errors import AcemuxError
 from acemux.logs import ids
 from acemux.streaming.audience import Audience
 from acemux.streaming.events import ChannelEvents
@@ -201,18 +201,17 @@ class ChannelSession:
             self.member = self._pool.choose(avoid=member, reconnecting=reconnecting)
             if member is not None:
                 self._pool.release(member)
-        while True:
-            source = self.sources.begin() if self.sources is not None else self.key
-            try:
-                self.info = await self.member.client.start_stream(
-                    source.selector(), source.extra_params(), fail_fast=not reconnecting
-                )
-                break
-            except EngineError as err:
-                if self.sources is None:
-                    raise
-                self.sources.getstream_failed(err.message)  # next source, or raises
-        self._source = source
+        client = self.member.client
+
+        def start(source: ChannelKey) -> Awaitable[StreamInfo]:
+            return client.start_stream(
+                source.selector(), source.extra_params(), fail_fast=not reconnecting
+            )
+
+        if self.sources is None:
+            self.info = await start(self.key)
+        else:  # a named channel: the plan tries its sources in turn
+            self._source, self.info = await self.sources.start(start)
         self.engine_sessions += 1
         log.info(
             "channel %s: engine session %s on %s",
@@ -256,7 +255,7 @@ class ChannelSession:
             self.reconnects += 1
             self.events.reconnect(self)
             await asyncio.sleep(delay)
-            if failures > 1 or self._source_moved():
+            if failures > 1 or (self.sources and self.sources.source != self._source):
                 # The same playback URL already failed once: ask the engine anew.
                 try:
                     await self._new_engine_session(reconnecting=True)
@@ -372,29 +371,19 @@ class ChannelSession:
             if now - self.last_sent_at >= SILENCE_BEFORE_FILLER:
                 self.audience.send_filler()
             silent = now - self.last_data_at
-            if silent >= stall and self._upstream is not None and self._cut is None:
-                self._cut = ("stall", f"upstream stalled for {stall:g} s")
-                self._upstream.close()
-            if self.sources is not None and self._cut is None:
+            if silent >= stall and self._upstream is not None:
+                self._cut_upstream("stall", f"upstream stalled for {stall:g} s")
+            # A named channel's source that failed: the next one is spliced in.
+            if self.sources is not None and (self._upstream or self._opening) and not self._cut:
                 failed = self.sources.check(self.bytes_in)
-                if failed is not None:
-                    self._fail_over(failed)
+                if failed is not None and self.sources.fail_over(failed):
+                    self._cut_upstream("failover", f"failover: {failed}")
 
-    # -- named channels: failover ----------------------------------------------
-
-    def _source_moved(self) -> bool:
-        """The plan moved on from the source the engine session plays: ask anew."""
-        return self.sources is not None and self.sources.source != self._source
-
-    def _fail_over(self, reason: str) -> None:
-        """Drop the failed source's connection (or its wait for headers); the reader
-        reconnects to the next source through the usual splice."""
-        if self._upstream is None and self._opening is None:
-            return  # between connections: decided once the next one opens
-        if not self.sources.fail_over(reason):
+    def _cut_upstream(self, cause: str, why: str) -> None:
+        """End the connection (or its wait for headers); the reader reconnects and splices."""
+        if self._cut is not None:
             return
-        self.last_error = f"{self._source.name if self._source else 'source'}: {reason}"
-        self._cut = ("failover", f"failover: {reason}")
+        self._cut = (cause, why)
         if self._upstream is not None:
             self._upstream.close()
         elif self._opening is not None:
