@@ -184,7 +184,7 @@ class Settings(BaseSettings):
     channel_zero_peers_seconds: float = Field(
         10.0,
         gt=0,
-        description="A source the engine reports with 0 peers and no data this long is failed over.",
+        description="A source with 0 peers (the engine says) and no data this long is failed over.",
     )
     channel_stall_count: int = Field(
         3, ge=1, description="Stalls of one source within the stall window that fail it over."

@@ -1,8 +1,9 @@
 """A channel session's source plan: which of its sources to play, and when to move on.
 
-The session asks `begin()` for the source to ask the engine for, and tells
-the plan what happened: a getstream error, a connection that ended (and how),
-the engine's statistics. Its heartbeat asks `check()` whether the source has
+The session lets `start()` ask the engine for its sources in turn (a source
+the engine refuses is failed over at once), and tells the plan what happened:
+a connection's first data, a connection that ended (and how), the engine's
+statistics. Its heartbeat asks `check()` whether the source has
 failed (no data within the limit, 0 peers and no data, repeated stalls); if
 so the session calls `fail_over()` and reconnects to the source the plan moved
 to with the same splice as any reconnect, so viewers stay connected.
@@ -39,11 +40,18 @@ class AllSourcesFailed(AcemuxError):
 
 
 class SourcePlan:
-    def __init__(self, channel: Channel, book: LivenessBook, settings: Settings) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        book: LivenessBook,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.channel = channel
+        self._clock = clock
         self._book = book
         self._settings = settings
-        self._index = self._first_usable(start=0)
+        self._index = self._first_usable(start=0) or 0
         self.switches = 0
         self._begun_at = 0.0  # monotonic: the current source was asked for
         self._progress_at = 0.0  # monotonic: bytes last grew
@@ -56,19 +64,20 @@ class SourcePlan:
     def source(self) -> ChannelKey:
         return self.channel.sources[self._index]
 
-    def _first_usable(self, start: int) -> int:
-        """The first source from `start` on (wrapping) not backing off; `start` when none is."""
+    def _first_usable(self, start: int) -> int | None:
+        """The first source from `start` on (wrapping) not backing off; None when all are."""
         count = len(self.channel.sources)
         for step in range(count):
             index = (start + step) % count
             if not self._book[self.channel.sources[index]].backing_off():
                 return index
-        return start % count
+        return None
 
     @property
     def on_preferred(self) -> bool:
         """Playing the first source not backing off (the primary, when it is usable)."""
-        return self._index == self._first_usable(start=0)
+        first = self._first_usable(start=0)
+        return first is None or first == self._index
 
     # -- what the session asks -----------------------------------------------------
 
@@ -79,12 +88,13 @@ class SourcePlan:
         no-data time and stalls count across reconnects.
         """
         if self._book[self.source].backing_off():
-            self._index = self._first_usable(self._index)  # one may have come out of it
-            if self._book[self.source].backing_off():
+            usable = self._first_usable(self._index)  # one may have come out of it
+            if usable is None:
                 raise self.unavailable()
+            self._index = usable
         if self.source != self._begun:
             self._begun = self.source
-            self._begun_at = self._progress_at = time.monotonic()
+            self._begun_at = self._progress_at = self._clock()
             self._bytes = -1
             self._delivered = False
             self._stalls.clear()
@@ -109,7 +119,7 @@ class SourcePlan:
 
     def check(self, bytes_in: int) -> str | None:
         """Why the playing source counts as failed now, or None (called ~4 times a second)."""
-        now = time.monotonic()
+        now = self._clock()
         if bytes_in != self._bytes:
             if self._bytes >= 0:  # the first call only takes the count
                 self._progressed(now)
@@ -142,10 +152,12 @@ class SourcePlan:
         """
         failed = self.source
         self._book[failed].failed(reason, self._settings)
-        self._progress_at = time.monotonic()  # the next verdict after another full limit
+        self._progress_at = self._clock()  # the next verdict after another full limit
         self._stalls.clear()
-        self._index = self._first_usable(self._index + 1)
-        changed = self.source != failed
+        usable = self._first_usable(self._index + 1)
+        changed = usable is not None and usable != self._index
+        if usable is not None:
+            self._index = usable
         if changed:
             self.switches += 1
         log.warning(
@@ -161,11 +173,11 @@ class SourcePlan:
 
     def delivered(self) -> None:
         """A connection's first data arrived."""
-        self._progressed(time.monotonic())
+        self._progressed(self._clock())
 
-    def connection_ended(self, got_data: bool, cause: str) -> None:
+    def connection_ended(self, cause: str) -> None:
         if cause == "stall":
-            self._stalls.append(time.monotonic())
+            self._stalls.append(self._clock())
             self._book[self.source].stalled()
 
     def engine_stats(self, stats: dict | None) -> None:

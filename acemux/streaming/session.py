@@ -231,7 +231,7 @@ class ChannelSession:
             if cause != "forced":
                 self.events.upstream_error(self, cause)
             if self.sources is not None:
-                self.sources.connection_ended(got_data, cause)
+                self.sources.connection_ended(cause)
             now = self._loop.time()
             self.last_error = reason
             if got_data or cause == "failover":  # a new source gets a budget of its own
