@@ -133,14 +133,14 @@ class ChannelCatalogue:
         self._configured = parse_configured(settings.channels)
         self._from_playlists: dict[str, Channel] = {}
         self.skipped: dict[str, list[str]] = {}  # playlist name -> what was not read
-        self._read: list[int] = []  # identities of the Playlist objects last grouped
+        self._read: list[Playlist] = []  # the copies last grouped (held: compared by identity)
 
     def update(self, playlists: list[tuple[str, Playlist]]) -> None:
         """Regroup the playlists' channels when any of them was read anew."""
-        identity = [id(playlist) for _, playlist in playlists]
-        if identity == self._read:
+        read = [playlist for _, playlist in playlists]
+        if len(read) == len(self._read) and all(a is b for a, b in zip(read, self._read)):
             return
-        self._read = identity
+        self._read = read
         self._from_playlists, self.skipped = group_entries(playlists)
         for name, notes in self.skipped.items():
             if notes:

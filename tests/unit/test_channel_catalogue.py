@@ -111,3 +111,12 @@ def test_a_failing_source_backs_off_doubling_and_is_forgiven_when_it_delivers() 
     assert not health.backing_off() and health.failures == 0 and health.live(60)
     assert health.score(settings) > dead
     assert health.describe(settings, playing=False)["state"] == "ok"
+
+
+def test_the_catalogue_regroups_when_a_playlist_is_read_anew() -> None:
+    catalogue = ChannelCatalogue(Settings())
+    catalogue.update([("p", read_entries(f"#EXTINF:-1,One\nacestream://{A}\n".encode()))])
+    assert [c.slug for c in catalogue.channels()] == ["one"]
+    catalogue.update([("p", read_entries(f"#EXTINF:-1,Two\nacestream://{A}\n".encode()))])
+    assert [c.slug for c in catalogue.channels()] == ["two"] and catalogue.get("one") is None
+    assert catalogue.live(catalogue.require("two")) is False
