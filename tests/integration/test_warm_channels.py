@@ -54,6 +54,9 @@ async def test_a_warm_channel_stays_tuned_and_a_viewer_starts_from_its_buffer(
         await wait_until(lambda: session.refs == 1)  # the viewer left; the warm hold stays
         assert not session.closing
         assert proxy.app[WARM].slugs == ["fav", "nope"]
+    # Shut down: the warm channel's engine session is stopped, its playback closed.
+    assert engine.stats.stop_calls == 1
+    await engine.stats.wait_for(lambda s: s.open_playback == 0)
 
 
 async def test_a_warm_channel_yields_its_engine_slot_to_a_viewers_channel(
