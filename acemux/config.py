@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
     engine: str = Field(
         "http://127.0.0.1:6878",
-        # ACEMUX_ENGINES reads better for a list; either name works.
-        validation_alias=AliasChoices("engine", "ACEMUX_ENGINES", "ACEMUX_ENGINE"),
+        # ACEMUX_ENGINES reads better for a list; either name works. Only ACEMUX_*
+        # names: an unprefixed ENGINE in the environment must not configure acemux.
+        validation_alias=AliasChoices("ACEMUX_ENGINES", "ACEMUX_ENGINE"),
         description=(
             "AceStream engine HTTP API URL; several: comma-separated or the flag repeated; "
             "cap an engine's channels with #max=N (http://host:6878#max=8)."
