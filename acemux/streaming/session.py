@@ -361,14 +361,16 @@ class ChannelSession:
             return
         await self.audience.serve(viewer, drain)
 
-    def request_reconnect(self, reason: str) -> None:
+    def request_reconnect(self, reason: str) -> bool:
         """Reconnect the upstream, cutting it right before the next keyframe.
 
         Viewers see whole frames up to the cut, then the new connection from its
-        first keyframe with the discontinuity marked: no broken picture.
+        first keyframe with the discontinuity marked: no broken picture. False
+        when no upstream is open (nothing to reconnect; none is armed).
         """
         if self._upstream is not None:
             self._reconnect_asked = reason
+        return self._upstream is not None
 
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""
