@@ -43,6 +43,10 @@ async def getstream_path(request: web.Request) -> web.StreamResponse:
 
 
 async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
+    if request.method == "HEAD":
+        # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
+        # GET's status and headers at once, no body, and no channel at the engine.
+        return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key) as session:
         resp = web.StreamResponse(headers=STREAM_HEADERS)

@@ -43,6 +43,9 @@ def _touch(request: web.Request, channel: HlsChannel) -> None:
 @routes.get("/ace/manifest.m3u8")
 async def manifest(request: web.Request) -> web.Response:
     key = _channel_key(request)
+    if request.method == "HEAD":
+        # A probe: the playlist's headers without starting the channel at the engine.
+        return web.Response(content_type=MPEGURL, headers=PLAYLIST_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key) as session:
         channel = request.app[HLS].attach(session)

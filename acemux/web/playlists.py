@@ -77,8 +77,8 @@ async def playlist_status(request: web.Request) -> web.Response:
 
 async def _note_played(request: web.Request, response: web.StreamResponse) -> None:
     """A TS stream or HLS playlist is starting: remember its channel for /playlist.m3u."""
-    if response.status != 200:
-        return
+    if response.status != 200 or request.method != "GET":
+        return  # a HEAD is a player's probe: it played nothing
     path = request.path
     if path in STREAM_PATHS:
         request.app[RECENT].note(ChannelKey.from_query(request.query))

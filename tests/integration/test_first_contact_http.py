@@ -1,0 +1,135 @@
+"""What real players send on first contact: HEAD probes, Range, Icy-MetaData, HTTP/1.0, bursts.
+
+Kodi, Kodi IPTV Simple and Jellyfin probe a stream with HEAD before (or
+instead of) playing it; a HEAD must answer at once with the GET's status and
+headers, send no body and never reach the engine. Spoken over raw sockets,
+since aiohttp's client hides bytes after a HEAD's headers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from acemux.fake_engine import DEMO_CONTENT_ID
+from acemux.web.keys import REGISTRY
+from tests.integration.conftest import running_proxy
+from tests.rawhttp import RawConnection, head_request
+
+CID = DEMO_CONTENT_ID
+TOKEN = "h3ad-t0ken"
+
+STREAM_ROUTES = [f"/ace/getstream?id={CID}", f"/ace/getstream/{CID}"]
+MANIFEST = f"/ace/manifest.m3u8?id={CID}"
+# Every other GET route; none of them starts a channel.
+OTHER_ROUTES = [
+    "/playlist.m3u",
+    "/playlist/home.m3u",
+    "/ace/status",
+    "/api/v1/streams",
+    "/api/v1/engines",
+    "/api/v1/hls",
+    "/api/v1/playlists",
+    "/healthz",
+    "/metrics",
+    "/",
+    "/static/dashboard.js",
+]
+
+
+def content_type(headers) -> str:
+    return headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+@pytest.fixture
+async def served(engine, tmp_path):
+    playlist = tmp_path / "home.m3u"
+    playlist.write_text(f"#EXTM3U\n#EXTINF:-1,Demo\nacestream://{CID}\n")
+    async with running_proxy(engine.url, playlists=f"home={playlist}") as proxy:
+        yield proxy
+
+
+async def test_head_on_a_stream_answers_headers_only_and_never_reaches_the_engine(engine, served):
+    for target in STREAM_ROUTES:
+        status, headers, body = await head_request(served.port, target)
+        assert status == 200, target
+        assert headers["Content-Type"] == "video/mp2t", target
+        assert "Content-Length" not in headers and "Transfer-Encoding" not in headers, target
+        assert body == b"", f"{target}: {len(body)} body bytes after a HEAD"
+    assert engine.stats.getstream_calls == 0
+    assert len(served.app[REGISTRY]) == 0, "no channel was opened"
+
+
+async def test_head_on_every_other_route_matches_its_get_without_a_body(engine, served, http):
+    status, headers, body = await head_request(served.port, MANIFEST)
+    assert status == 200 and content_type(headers) == "application/vnd.apple.mpegurl"
+    assert "no-cache" in headers["Cache-Control"] and body == b""
+    for target in OTHER_ROUTES:
+        async with http.get(served.url + target) as resp:
+            expected_status, expected_type = resp.status, content_type(resp.headers)
+        status, headers, body = await head_request(served.port, target)
+        assert (status, content_type(headers)) == (expected_status, expected_type), target
+        assert body == b"", f"{target}: {len(body)} body bytes after a HEAD"
+    assert engine.stats.getstream_calls == 0
+    assert len(served.app[REGISTRY]) == 0
+    async with http.get(f"{served.url}/playlist.m3u") as resp:
+        assert CID not in await resp.text(), "a HEAD is no play: /playlist.m3u stays empty"
+
+
+async def test_head_with_bad_input_gets_the_gets_error_status(engine, served):
+    cases = {
+        "/ace/getstream?id=nothex": 400,
+        "/ace/getstream": 400,
+        "/ace/getstream/zzz": 400,
+        "/ace/manifest.m3u8?id=nothex": 400,
+        f"/ace/segment/0.ts?id={CID}": 404,  # not playing as HLS
+        "/playlist/nope.m3u": 404,
+        "/no/such/path": 404,
+        f"/api/v1/streams/{CID}": 404,
+    }
+    for target, expected in cases.items():
+        status, headers, body = await head_request(served.port, target)
+        assert status == expected, target
+        assert content_type(headers) == "application/json", target
+        assert body == b"", target
+    assert engine.stats.getstream_calls == 0
+
+
+async def test_head_needs_the_token_like_a_get(engine):
+    async with running_proxy(engine.url, token=TOKEN) as proxy:
+        status, _, body = await head_request(proxy.port, f"/ace/getstream?id={CID}")
+        assert status == 401 and body == b""
+        status, headers, body = await head_request(
+            proxy.port, f"/ace/getstream?id={CID}&token={TOKEN}"
+        )
+        assert status == 200 and headers["Content-Type"] == "video/mp2t" and body == b""
+    assert engine.stats.getstream_calls == 0
+
+
+async def test_jellyfin_stream_sharing_check_sees_an_mpeg_ts_stream(engine, served):
+    # Jellyfin 10.10 shares a stream only when this HEAD says 2xx and video/MP2T.
+    headers = {
+        "User-Agent": "Jellyfin-Server/10.10.0",
+        "Accept": "application/json, application/*+json, */*",
+    }
+    status, response_headers, body = await head_request(
+        served.port, f"/ace/getstream?id={CID}", headers
+    )
+    assert 200 <= status < 300
+    assert response_headers["Content-Type"].lower() == "video/MP2T".lower()
+    assert body == b""
+    assert engine.stats.getstream_calls == 0
+
+
+async def test_head_keeps_the_connection_for_the_next_request(engine, served):
+    # A keep-alive HEAD, then a request on the same connection: its answer comes
+    # right after the HEAD's headers, with no byte in between.
+    async with RawConnection(served.port) as conn:
+        conn.send("HEAD", f"/ace/getstream/{CID}")
+        _, status, headers = await conn.read_head()
+        assert status == 200 and headers["Content-Type"] == "video/mp2t"
+        conn.send("GET", "/healthz", {"Connection": "close"})
+        _, status, _ = await conn.read_head()
+        assert status == 200
+        assert (await conn.read_to_eof()).startswith(b'{"status": "ok"')
+    assert engine.stats.getstream_calls == 0
+
