@@ -1,4 +1,4 @@
-"""The acexy-compatible surface: /ace/getstream (query and path forms) and /ace/status."""
+"""The acexy-compatible surface: /ace/getstream (query, path and .ts forms) and /ace/status."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ async def getstream(request: web.Request) -> web.StreamResponse:
     return await _stream(request, _channel_key(request))
 
 
+# The .ts alias tells players that go by the URL (Jellyfin) that this is MPEG-TS. It
+# must be registered before the plain path form, which would take "<id>.ts" as the
+# id; decorators register from the bottom up.
 @routes.get("/ace/getstream/{content_id}")
+@routes.get("/ace/getstream/{content_id}.ts")
 async def getstream_path(request: web.Request) -> web.StreamResponse:
     return await _stream(request, _channel_key(request, request.match_info["content_id"]))
 

@@ -18,7 +18,7 @@ from tests.rawhttp import RawConnection, head_request
 CID = DEMO_CONTENT_ID
 TOKEN = "h3ad-t0ken"
 
-STREAM_ROUTES = [f"/ace/getstream?id={CID}", f"/ace/getstream/{CID}"]
+STREAM_ROUTES = [f"/ace/getstream?id={CID}", f"/ace/getstream/{CID}", f"/ace/getstream/{CID}.ts"]
 MANIFEST = f"/ace/manifest.m3u8?id={CID}"
 # Every other GET route; none of them starts a channel.
 OTHER_ROUTES = [
@@ -80,6 +80,7 @@ async def test_head_with_bad_input_gets_the_gets_error_status(engine, served):
         "/ace/getstream?id=nothex": 400,
         "/ace/getstream": 400,
         "/ace/getstream/zzz": 400,
+        "/ace/getstream/zzz.ts": 400,
         "/ace/manifest.m3u8?id=nothex": 400,
         f"/ace/segment/0.ts?id={CID}": 404,  # not playing as HLS
         "/playlist/nope.m3u": 404,
