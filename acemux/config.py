@@ -171,6 +171,16 @@ class Settings(BaseSettings):
         5 * MiB, ge=1024, description="Largest playlist source acemux reads, in bytes."
     )
 
+    # -- CORS: pages on other origins (hls.js, web players) reading what acemux serves
+    cors_origins: str = Field(
+        "*",
+        description=(
+            "Origins whose web pages may read streams, playlists and the read-only API "
+            "(CORS): * for any, or comma-separated origins like https://app.example; "
+            "empty: no CORS headers."
+        ),
+    )
+
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
 
@@ -197,6 +207,22 @@ class Settings(BaseSettings):
             raise ValueError("log_format must be 'text' or 'json'")
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_star_or_scheme_host(cls, value: str) -> str:
+        origins = []
+        for part in value.split(","):
+            origin = part.strip().rstrip("/").lower()
+            if origin and origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"CORS origin {part.strip()!r} must be * or scheme://host[:port]")
+            if origin and origin not in origins:
+                origins.append(origin)
+        return ",".join(origins)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return self.cors_origins.split(",") if self.cors_origins else []
+
     @field_validator("playlists")
     @classmethod
     def _playlists_are_name_source_pairs(cls, value: str) -> str:
@@ -208,6 +234,8 @@ class Settings(BaseSettings):
         return PlaylistSpec.parse_all(self.playlists)
 
 
+# An origin as browsers send it: scheme://host[:port], nothing after.
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+")
 _PLAYLIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # A comma or semicolon starts the next pair only before "name=": URLs keep theirs.
 _PLAYLIST_SEPARATOR = re.compile(r"[,;]\s*(?=[A-Za-z0-9][A-Za-z0-9_.-]*=)")
