@@ -11,9 +11,12 @@ from __future__ import annotations
 import pytest
 
 from acemux.fake_engine import DEMO_CONTENT_ID
+from acemux.streaming.ts import PACKET_SIZE
 from acemux.web.keys import REGISTRY
 from tests.integration.conftest import running_proxy
 from tests.rawhttp import RawConnection, head_request
+from tests.streamclient import read_n
+from tests.tspackets import assert_whole_packets
 
 CID = DEMO_CONTENT_ID
 TOKEN = "h3ad-t0ken"
@@ -134,3 +137,61 @@ async def test_head_keeps_the_connection_for_the_next_request(engine, served):
         assert (await conn.read_to_eof()).startswith(b'{"status": "ok"')
     assert engine.stats.getstream_calls == 0
 
+
+
+async def test_range_icy_and_compression_requests_get_the_plain_live_stream(engine, proxy, http):
+    # Players ask for ranges (Kodi, VLC), Icy metadata (VLC, foobar) and compression:
+    # a live stream has none of them, so each gets the same plain 200 stream.
+    asks = [
+        {"Range": "bytes=0-"},
+        {"Range": "bytes=1000000-"},
+        {"Icy-MetaData": "1"},
+        {"Accept-Encoding": "gzip, deflate, br"},
+    ]
+    for headers in asks:
+        async with http.get(f"{proxy.url}/ace/getstream/{CID}.ts", headers=headers) as resp:
+            assert resp.status == 200, headers
+            assert resp.headers["Content-Type"] == "video/mp2t"
+            for absent in ("Content-Length", "Content-Range", "Content-Encoding"):
+                assert absent not in resp.headers, (headers, absent)
+            assert resp.headers.get("Accept-Ranges", "none") != "bytes", headers
+            assert not [name for name in resp.headers if name.lower().startswith("icy-")]
+            data = await read_n(resp.content, 50 * PACKET_SIZE)
+        assert_whole_packets(data)
+    assert engine.stats.getstream_calls == 1, "one channel served them all"
+
+
+async def test_http_10_gets_a_close_delimited_whole_packet_body(engine, proxy, http):
+    async with RawConnection(proxy.port) as conn:
+        conn.send("GET", f"/ace/getstream?id={CID}", version="1.0")
+        _, status, headers = await conn.read_head()
+        assert status == 200 and headers["Content-Type"] == "video/mp2t"
+        assert "Transfer-Encoding" not in headers and "Content-Length" not in headers
+        assert headers.get("Connection", "close").lower() == "close"
+        start = await conn.read_exactly(300 * PACKET_SIZE)
+        assert_whole_packets(start)  # raw packets, no chunk framing
+        # Stopping the channel ends the stream: the body ends where the connection does,
+        # on a packet boundary.
+        async with http.delete(f"{proxy.url}/api/v1/streams/{CID}") as resp:
+            assert resp.status == 200
+        rest = await conn.read_to_eof()
+    assert_whole_packets(start + rest)
+
+
+async def test_kodi_burst_of_probes_and_plays_costs_one_engine_session(engine, http):
+    # Kodi IPTV Simple: HEAD, a GET of 1 KiB then hang up, then the player's GET; a
+    # retry or channel info adds another GET. All within the grace period.
+    async with running_proxy(engine.url, grace_seconds=5) as proxy:
+        status, _, body = await head_request(proxy.port, f"/ace/getstream?id={CID}")
+        assert status == 200 and body == b""
+        async with RawConnection(proxy.port) as conn:
+            conn.send("GET", f"/ace/getstream?id={CID}", {"User-Agent": "Kodi/21.0"})
+            _, status, _ = await conn.read_head()
+            assert status == 200
+            await conn.read_exactly(1024)
+        for _ in range(2):
+            async with http.get(f"{proxy.url}/ace/getstream?id={CID}") as resp:
+                assert resp.status == 200
+                assert len(await read_n(resp.content, 100_000)) == 100_000
+    assert engine.stats.getstream_calls == 1
+    assert engine.stats.playback_connections == 1
