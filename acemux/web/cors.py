@@ -3,8 +3,9 @@
 Every answer to a read (GET, HEAD), errors included, carries
 Access-Control-Allow-Origin: `*` by default; with `cors_origins` restricted,
 the request's Origin when it is one of them, and `Vary: Origin` always so
-caches keep the answers apart. Changing requests (DELETE, POST) get none, so
-pages elsewhere cannot drive the API.
+caches keep the answers apart. Changing requests (DELETE, POST) get none and
+preflights allow neither: pages elsewhere cannot read their answers, nor send
+a DELETE.
 
 An OPTIONS on a route that has a GET is a preflight and is answered here, ahead
 of the token check: browsers send no credentials on a preflight. The real
@@ -62,10 +63,10 @@ def middlewares(settings: Settings) -> list[Middleware]:
 
     @web.middleware
     async def preflight(request: web.Request, handler) -> web.StreamResponse:
-        allowed = _get_route_methods(request) if request.method == "OPTIONS" else None
-        if allowed is None:
+        methods = _get_route_methods(request) if request.method == "OPTIONS" else None
+        if methods is None:
             return await handler(request)
-        headers = {"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))}
+        headers = {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))}
         if policy.allowed_origin(request.headers.get("Origin")) is not None:
             headers.update(
                 {

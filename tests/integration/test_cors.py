@@ -92,6 +92,11 @@ async def test_preflight_is_answered_without_the_token_the_request_still_needs_i
             assert methods == {"GET", "HEAD", "OPTIONS"}, path
             assert {"range", "authorization", "x-playback-session-id"} <= allow_headers(resp)
             assert int(resp.headers["Access-Control-Max-Age"]) > 0
+            assert "Access-Control-Allow-Private-Network" not in resp.headers
+        # Chromium asks whether a page may reach a private address; acemux says yes.
+        private = {**PREFLIGHT, "Access-Control-Request-Private-Network": "true"}
+        resp = await answer(http, "OPTIONS", f"{proxy.url}/api/v1/streams", private)
+        assert resp.status == 204 and resp.headers["Access-Control-Allow-Private-Network"] == "true"
         refused = await answer(http, "GET", f"{proxy.url}/api/v1/streams")
         assert refused.status == 401  # the real request without the token
         assert refused.headers["Access-Control-Allow-Origin"] == "*", "the page may read why"
