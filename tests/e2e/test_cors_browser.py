@@ -46,6 +46,7 @@ async ([base, token, cid]) => {
 }
 """
 
+PAGE_HTML = "<!doctype html><title>elsewhere</title>"
 BLOCKED = """
 async (url) => {
   try { await fetch(url); return "read"; } catch (err) { return "blocked"; }
@@ -58,7 +59,7 @@ async def page_origin() -> AsyncIterator[str]:
     """A web server of its own (another port: another origin) serving an empty page."""
 
     async def empty_page(request: web.Request) -> web.Response:
-        return web.Response(text="<!doctype html><title>elsewhere</title>", content_type="text/html")
+        return web.Response(text=PAGE_HTML, content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/", empty_page)

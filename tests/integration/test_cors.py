@@ -1,4 +1,4 @@
-"""CORS: a page on another origin (hls.js) may read manifests, segments, playlists, the API and errors."""
+"""CORS: pages on other origins (hls.js) read manifests, segments, playlists, the API, errors."""
 
 from __future__ import annotations
 
