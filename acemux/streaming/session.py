@@ -365,8 +365,7 @@ class ChannelSession:
         """Reconnect the upstream, cutting it right before the next keyframe.
 
         Viewers see whole frames up to the cut, then the new connection from its
-        first keyframe with the discontinuity marked: no broken picture. False
-        when no upstream is open (nothing to reconnect; none is armed).
+        first keyframe with the discontinuity marked: no broken picture.
         """
         if self._upstream is not None:
             self._reconnect_asked = reason
