@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
     engine: str = Field(
         "http://127.0.0.1:6878",
-        # ACEMUX_ENGINES reads better for a list; either name works.
-        validation_alias=AliasChoices("engine", "ACEMUX_ENGINES", "ACEMUX_ENGINE"),
+        # ACEMUX_ENGINES reads better for a list; either name works. Only ACEMUX_*
+        # names: an unprefixed ENGINE in the environment must not configure acemux.
+        validation_alias=AliasChoices("ACEMUX_ENGINES", "ACEMUX_ENGINE"),
         description=(
             "AceStream engine HTTP API URL; several: comma-separated or the flag repeated; "
             "cap an engine's channels with #max=N (http://host:6878#max=8)."
@@ -216,6 +217,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    # -- CORS: pages on other origins (hls.js, web players) reading what acemux serves
+    cors_origins: str = Field(
+        "*",
+        description=(
+            "Origins whose web pages may read streams, playlists and the read-only API "
+            "(CORS): * for any, or comma-separated origins like https://app.example; "
+            "empty: no CORS headers."
+        ),
+    )
+
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
 
@@ -250,6 +261,22 @@ class Settings(BaseSettings):
             raise ValueError("log_format must be 'text' or 'json'")
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_star_or_scheme_host(cls, value: str) -> str:
+        origins = []
+        for part in value.split(","):
+            origin = part.strip().rstrip("/").lower()
+            if origin and origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"CORS origin {part.strip()!r} must be * or scheme://host[:port]")
+            if origin and origin not in origins:
+                origins.append(origin)
+        return ",".join(origins)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return self.cors_origins.split(",") if self.cors_origins else []
+
     @field_validator("playlists")
     @classmethod
     def _playlists_are_name_source_pairs(cls, value: str) -> str:
@@ -266,6 +293,8 @@ class Settings(BaseSettings):
         return PlaylistSpec.parse_all(self.playlists)
 
 
+# An origin as browsers send it: scheme://host[:port], nothing after.
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+")
 _PLAYLIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # A comma or semicolon starts the next pair only before "name=": URLs keep theirs.
 _PLAYLIST_SEPARATOR = re.compile(r"[,;]\s*(?=[A-Za-z0-9][A-Za-z0-9_.-]*=)")

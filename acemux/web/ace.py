@@ -1,4 +1,4 @@
-"""The acexy-compatible surface: /ace/getstream (query and path forms) and /ace/status."""
+"""The acexy-compatible surface: /ace/getstream (query, path and .ts forms) and /ace/status."""
 
 from __future__ import annotations
 
@@ -42,7 +42,11 @@ async def getstream(request: web.Request) -> web.StreamResponse:
     return await stream(request, _channel_key(request))
 
 
+# The .ts alias tells players that go by the URL (Jellyfin) that this is MPEG-TS. It
+# must be registered before the plain path form, which would take "<id>.ts" as the
+# id; decorators register from the bottom up.
 @routes.get("/ace/getstream/{content_id}")
+@routes.get("/ace/getstream/{content_id}.ts")
 async def getstream_path(request: web.Request) -> web.StreamResponse:
     return await stream(request, _channel_key(request, request.match_info["content_id"]))
 
@@ -51,6 +55,10 @@ async def stream(
     request: web.Request, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
 ) -> web.StreamResponse:
     """Serve the channel's TS stream; `plan` makes a named channel's source plan."""
+    if request.method == "HEAD":
+        # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
+        # GET's status and headers at once, no body, and no channel at the engine.
+        return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key, plan) as session:
         resp = web.StreamResponse(headers=STREAM_HEADERS)

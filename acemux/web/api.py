@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from acemux.errors import BadRequest, NotFound
+from acemux.errors import BadRequest, Conflict, NotFound
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
 from acemux.web.keys import HLS, POOL, RATES, REGISTRY
@@ -55,8 +55,15 @@ async def stop_stream(request: web.Request) -> web.Response:
 @routes.post("/api/v1/streams/{id}/reconnect")
 async def reconnect_stream(request: web.Request) -> web.Response:
     session = _find(request)
+    if not session.request_reconnect("asked through the API"):
+        # No upstream is open (the engine is prebuffering, or a reconnect is under
+        # way): a 202 would promise a reconnect that never happens.
+        state = STATES.get(session.state, session.state)
+        raise Conflict(
+            f"stream {session.key.name} has no upstream connection open (state: {state}), "
+            "so there is nothing to reconnect; try again once it plays"
+        )
     log.info("channel %s: reconnect asked through the API", session.key.name)
-    session.request_reconnect("asked through the API")
     return web.json_response({"reconnecting": session.key.value}, status=202)
 
 

@@ -11,7 +11,7 @@ from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
-from acemux.web import ace, api, channels, dashboard, hls, monitoring, playlists
+from acemux.web import ace, api, channels, cors, dashboard, hls, monitoring, playlists
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
 from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS
@@ -25,7 +25,9 @@ MAX_REQUEST_LINE = 16 * 1024
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors, *token_middlewares(settings)])
+    # CORS preflights first: browsers send them without the token.
+    middlewares = [*cors.middlewares(settings), json_errors, *token_middlewares(settings)]
+    app = web.Application(middlewares=middlewares)
     app[SETTINGS] = settings
     app[POOL] = pool = EnginePool(settings)
     app[METRICS] = metrics = Metrics()
@@ -39,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     hls.setup(app)
     playlists.setup(app)
     channels.setup(app)
+    cors.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)

@@ -15,12 +15,14 @@ from aiohttp import web
 from acemux.channels.catalogue import Channel, ChannelCatalogue
 from acemux.channels.failover import SourcePlan
 from acemux.channels.warm import WarmChannels
+from acemux.playlists.m3u import TS_MIMETYPE_TAG
 from acemux.streaming.session import ChannelSession
 from acemux.web import ace, hls
 from acemux.web.api import STATES
 from acemux.web.keys import CATALOGUE, PLAYLISTS, POOL, REGISTRY, SETTINGS, WARM
 
 HLS_SUFFIX = ".m3u8"
+TS_SUFFIX = ".ts"  # /channel/<slug>.ts: the TS stream, named so (Jellyfin goes by the name)
 
 routes = web.RouteTableDef()
 
@@ -40,7 +42,7 @@ def plan_for(app: web.Application, channel: Channel) -> Callable[[], SourcePlan]
 async def channel_stream(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     as_hls = name.endswith(HLS_SUFFIX)
-    slug = name[: -len(HLS_SUFFIX)] if as_hls else name
+    slug = name[: -len(HLS_SUFFIX)] if as_hls else name.removesuffix(TS_SUFFIX)
     channel = (await refresh(request.app)).require(slug)
     plan = plan_for(request.app, channel)
     if as_hls:
@@ -102,14 +104,18 @@ def describe(app: web.Application, channel: Channel, session: ChannelSession | N
     }
 
 
-def channels_m3u(channels: list[Channel], url: Callable[[Channel], str]) -> str:
-    """An M3U of channels with their #EXTINF attributes, each linking its acemux URL."""
+def channels_m3u(channels: list[Channel], url: Callable[[Channel], str], mark_ts: bool) -> str:
+    """An M3U of channels with their #EXTINF attributes, each linking its acemux URL
+    (TS links with Kodi's mimetype line, as in the playlists acemux re-points)."""
     lines = ["#EXTM3U"]
     for channel in channels:
         attrs = "".join(
             f' {name}="{value}"' for name, value in channel.attrs.items() if '"' not in value
         )
-        lines += [f"#EXTINF:-1{attrs},{channel.name}", url(channel)]
+        lines.append(f"#EXTINF:-1{attrs},{channel.name}")
+        if mark_ts:
+            lines.append(TS_MIMETYPE_TAG.decode())
+        lines.append(url(channel))
     return "\n".join(lines) + "\n"
 
 

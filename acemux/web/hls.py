@@ -52,6 +52,9 @@ async def serve_manifest(
     request: web.Request, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
 ) -> web.Response:
     """The channel's live HLS playlist; `plan` makes a named channel's source plan."""
+    if request.method == "HEAD":
+        # A probe: the playlist's headers without starting the channel at the engine.
+        return web.Response(content_type=MPEGURL, headers=PLAYLIST_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key, plan) as session:
         channel = request.app[HLS].attach(session)

@@ -48,8 +48,9 @@ def client_address(request: web.Request, trust_forwarded: bool) -> str:
     return forwarded_for or request.remote or ""
 
 
-def channel_query(key: ChannelKey, token: str | None) -> str:
-    params = [(key.kind, key.value), *key.extra]
+def channel_query(key: ChannelKey, token: str | None, selector: bool = True) -> str:
+    params = [(key.kind, key.value)] if selector else []
+    params += key.extra
     if token:
         params.append(("token", token))
     return urlencode(params, quote_via=quote)
@@ -60,11 +61,20 @@ def _token_query(token: str | None) -> str:
 
 
 def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False) -> str:
-    """The channel's TS stream, or its HLS playlist."""
-    if key.kind == "channel":  # a named channel: its own stable URL
-        return f"{base}/channel/{key.value}{'.m3u8' if hls else ''}{_token_query(token)}"
-    path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
-    return f"{base}{path}?{channel_query(key, token)}"
+    """The channel's TS stream, or its HLS playlist.
+
+    TS links by content id take the `/ace/getstream/<id>.ts` form: players that
+    judge a link by its name (Jellyfin) then know it is MPEG-TS without a probe.
+    The path names a content id, so infohash links keep the query form. A named
+    channel has URLs of its own (`/channel/<slug>.ts`, `/channel/<slug>.m3u8`).
+    """
+    if key.kind == "channel":
+        return f"{base}/channel/{key.value}{'.m3u8' if hls else '.ts'}{_token_query(token)}"
+    if hls or key.kind != "id":
+        path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
+        return f"{base}{path}?{channel_query(key, token)}"
+    rest = channel_query(key, token, selector=False)
+    return f"{base}/ace/getstream/{key.value}.ts" + (f"?{rest}" if rest else "")
 
 
 def segment_url(base: str, key: ChannelKey, number: int, token: str | None) -> str:

@@ -44,10 +44,17 @@ async def test_only_live_drops_a_dead_channel_and_lists_it_again_once_it_works(
         assert listed == (
             "#EXTM3U\n"
             '#EXTINF:-1 tvg-id="one" tvg-logo="http://logo/1.png" group-title="Sport",One\n'
-            f"{proxy.url}/channel/one\n"
+            "#KODIPROP:mimetype=video/mp2t\n"
+            f"{proxy.url}/channel/one.ts\n"
             '#EXTINF:-1 tvg-id="two",Two\n'
-            f"{proxy.url}/channel/two\n"
+            "#KODIPROP:mimetype=video/mp2t\n"
+            f"{proxy.url}/channel/two.ts\n"
         )
+        async with http.get(proxy.url + "/playlist/p.m3u?only=live&format=hls") as resp:
+            assert f"{proxy.url}/channel/one.m3u8\n" in await resp.text()
+        assert strip_null_packets(await read_stream(http, f"{proxy.url}/channel/two.ts", 50_000))
+        async with http.head(proxy.url + "/channel/one") as resp:  # a player's probe
+            assert resp.status == 200 and resp.headers["Content-Type"] == "video/mp2t"
 
         engine.faults.silent_ids = {A}
         async with RecordingViewer(http, proxy.url + "/channel/one") as viewer:
