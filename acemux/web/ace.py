@@ -11,6 +11,7 @@ from acemux.errors import BadRequest, NotFound
 from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
+from acemux.web.auth import request_user
 from acemux.web.keys import REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
             chunked=getattr(writer, "chunked", False),
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
+            user=user.name if (user := request_user(request)) else None,
         )
         log.info(
             "channel %s: viewer %d joined from %s",

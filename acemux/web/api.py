@@ -135,6 +135,7 @@ def _client(session: ChannelSession, viewer: Viewer, bitrate_in: float | None, n
         "id": viewer.id,
         "address": viewer.address,
         "user_agent": viewer.user_agent,
+        "user": viewer.user,
         "connected_at": viewer.connected_at,
         "connected_seconds": round(now - viewer.connected_at, 3),
         "bytes_sent": viewer.bytes_sent,

@@ -11,10 +11,11 @@ from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
-from acemux.web import ace, api, dashboard, hls, monitoring, playlists
+from acemux.users import Users
+from acemux.web import ace, api, dashboard, hls, monitoring, playlists, tuner
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
-from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS
+from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -25,8 +26,10 @@ MAX_REQUEST_LINE = 16 * 1024
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors, *token_middlewares(settings)])
+    users = Users(settings)
+    app = web.Application(middlewares=[json_errors, *token_middlewares(settings, users)])
     app[SETTINGS] = settings
+    app[USERS] = users
     app[POOL] = pool = EnginePool(settings)
     app[METRICS] = metrics = Metrics()
     app[REGISTRY] = ChannelRegistry(settings, pool, events=metrics)
@@ -38,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     dashboard.add_routes(app)
     hls.setup(app)
     playlists.setup(app)
+    tuner.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)

@@ -18,7 +18,9 @@ from acemux.playlists.m3u import StreamLink
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.key import ChannelKey
+from acemux.web.auth import own_token
 from acemux.web.keys import PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.tuner import numbered_playlist
 from acemux.web.urls import public_base, stream_url
 
 M3U_TYPE = "audio/x-mpegurl"
@@ -36,8 +38,9 @@ def _channel_url(request: web.Request) -> Callable[[ChannelKey], str]:
     fmt = request.query.get("format", "ts")
     if fmt not in FORMATS:
         raise BadRequest("format must be ts or hls")
-    base = public_base(request, request.app[SETTINGS].trust_forwarded_headers)
-    token = request.query.get("token")
+    settings = request.app[SETTINGS]
+    base = public_base(request, settings.trust_forwarded_headers, settings.public_url)
+    token = own_token(request)
     return lambda key: stream_url(base, key, token, hls=fmt == "hls")
 
 
@@ -56,7 +59,8 @@ async def named_playlist(request: web.Request) -> web.Response:
             return None  # no usable id in it: the link is kept as it is
         return channel_url(key)
 
-    return web.Response(body=template.render(new_url), content_type=M3U_TYPE, headers=NO_CACHE)
+    body = await numbered_playlist(request, name, template.render(new_url))
+    return web.Response(body=body, content_type=M3U_TYPE, headers=NO_CACHE)
 
 
 @routes.get("/playlist.m3u")
