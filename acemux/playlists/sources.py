@@ -90,7 +90,7 @@ class CachedSource:
         if not self._has_copy:
             raise PlaylistUnavailable(f"{self.kind} {self.name} is unavailable: {self.last_error}")
 
-    def _accept(self, data: bytes) -> str:
+    async def _accept(self, data: bytes) -> str:
         """Keep what the fetched bytes hold; raise FetchError when they are unusable.
 
         Returns a short summary for the log.
@@ -104,7 +104,7 @@ class CachedSource:
                 data = await _fetch_url(http, self.spec.source, self._max_bytes)
             else:
                 data = await asyncio.to_thread(_read_file, self.spec.source, self._max_bytes)
-            summary = self._accept(data)
+            summary = await self._accept(data)
         except (FetchError, aiohttp.ClientError, OSError, TimeoutError) as err:
             self.last_error = str(err) or type(err).__name__
             self._due_at = time.monotonic() + min(self._refresh_seconds, RETRY_SECONDS)
@@ -163,7 +163,7 @@ class PlaylistSource(CachedSource):
         self._template: M3UTemplate | None = None
         self._playlist: Playlist | None = None
 
-    def _accept(self, data: bytes) -> str:
+    async def _accept(self, data: bytes) -> str:
         _check_playlist(data)
         self._template = parse(data)
         self._playlist = read_entries(data)

@@ -12,7 +12,7 @@ from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
 from acemux.users import Users
-from acemux.web import ace, api, dashboard, hls, monitoring, playlists, tuner
+from acemux.web import ace, api, dashboard, guide, hls, monitoring, playlists, tuner
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
 from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     hls.setup(app)
     playlists.setup(app)
     tuner.setup(app)
+    guide.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)

@@ -4,6 +4,7 @@ from aiohttp import web
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
+from acemux.guide.sources import GuideSources
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.hls import HlsChannels
@@ -23,3 +24,4 @@ PLAYLISTS = web.AppKey("playlists", PlaylistSources)
 RECENT = web.AppKey("recent_channels", RecentChannels)
 USERS = web.AppKey("users", Users)
 DIRECTORY = web.AppKey("channel_directory", ChannelDirectory)
+GUIDES = web.AppKey("guides", GuideSources)

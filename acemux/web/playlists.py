@@ -19,7 +19,7 @@ from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.key import ChannelKey
 from acemux.web.auth import own_token
-from acemux.web.keys import PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.keys import GUIDES, PLAYLISTS, RECENT, REGISTRY, SETTINGS
 from acemux.web.tuner import numbered_playlist
 from acemux.web.urls import public_base, stream_url
 
@@ -76,7 +76,9 @@ async def recent_playlist(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/playlists")
 async def playlist_status(request: web.Request) -> web.Response:
-    return web.json_response({"playlists": request.app[PLAYLISTS].describe()})
+    return web.json_response(
+        {"playlists": request.app[PLAYLISTS].describe(), "guides": request.app[GUIDES].describe()}
+    )
 
 
 async def _note_played(request: web.Request, response: web.StreamResponse) -> None:

@@ -1,0 +1,54 @@
+"""XMLTV reading and gunzip limits, socket-free."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from acemux.guide.sources import gunzip
+from acemux.guide.xmltv import Guide, GuideError, render
+from acemux.playlists.sources import FetchError
+from acemux.streaming.key import ChannelKey
+from acemux.tuner.lineup import Channel
+from tests.integration.test_guide import GUIDE
+
+
+def channel(tvg_id: str, number: str) -> Channel:
+    return Channel(number, tvg_id, "", tvg_id, ChannelKey("id", "a" * 40))
+
+
+def test_gunzip_keeps_to_the_limit_and_refuses_truncated_data():
+    packed = gzip.compress(b"x" * 5000)
+    assert gunzip(packed, 5000) == b"x" * 5000
+    with pytest.raises(FetchError, match="more than the limit"):
+        gunzip(packed, 4999)
+    with pytest.raises(FetchError, match="truncated"):
+        gunzip(packed[:-12], 10_000)
+    with pytest.raises(FetchError, match="broken gzip"):
+        gunzip(b"\x1f\x8b" + b"\x00" * 20, 10_000)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "no <tv> element"),
+        (b"<tv><channel id='x'>", "not well-formed"),
+        (b"<tvx/>", "root element <tvx>"),
+    ],
+)
+def test_what_is_no_guide_is_refused(data, message):
+    with pytest.raises(GuideError, match=message):
+        Guide(data)
+
+
+def test_render_writes_each_channel_once_from_the_first_guide_that_has_it():
+    first = Guide(GUIDE)
+    second = Guide(b'<tv><channel id="demo"><display-name>From second</display-name></channel>'
+                   b'<channel id="late"/><programme channel="late"><title>L</title></programme></tv>')
+    doc = render([first, second], [channel("demo", "1"), channel("Demo", "1"), channel("late", "9")])
+    text = doc.decode()
+    assert text.count("<channel ") == 2 and "From second" not in text
+    assert '<channel id="late"><display-name>9</display-name></channel>' in text
+    assert '<programme channel="late"><title>L</title></programme>' in text
+    assert first.channels["demo"].get("id") == "demo"  # the parsed guide is left as it was
