@@ -14,7 +14,7 @@ from aiohttp import web
 from acemux.errors import BadRequest, NotFound
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
-from acemux.web.keys import HLS, POOL, RATES, REGISTRY
+from acemux.web.keys import DIRECTORY, HLS, POOL, RATES, REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,11 @@ def _stream(request: web.Request, session: ChannelSession) -> dict:
     now = time.time()
     info = session.info
     first_byte = session.first_byte_at
+    channel = request.app[DIRECTORY].known(session.key.value)
     return {
         "id": session.key.value,
         "key": session.key.name,
+        "channel": channel.describe() if channel else None,  # number, name, logo
         "selector": session.key.kind,
         "state": STATES.get(session.state, session.state),
         "engine": {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -46,6 +48,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)
+    if settings.users_file:
+        app.cleanup_ctx.append(_reload_users_on_sighup)
     app.on_shutdown.append(_close_channels)
     return app
 
@@ -63,6 +67,14 @@ async def _observers(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[RATES].stop()
     await app[POOL].stop_health_checks()
+
+
+async def _reload_users_on_sighup(app: web.Application) -> AsyncIterator[None]:
+    """`kill -HUP` makes acemux read its users file again (a broken file changes nothing)."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, app[USERS].reload)
+    yield
+    loop.remove_signal_handler(signal.SIGHUP)
 
 
 async def _close_channels(app: web.Application) -> None:
