@@ -180,3 +180,13 @@ async def test_a_lineup_url_plays_in_ffmpeg(engine, playlists):
         url = json.loads(resp.body)[0]["URL"].replace("http://127.0.0.1", proxy.url)
         code, errors = await decode_url(url, seconds=2)
         assert code == 0, errors
+
+
+async def test_api_names_a_playing_channel_from_the_lineup(engine, playlists, http):
+    async with running_proxy(engine.url, playlists=playlists) as proxy:
+        await get(proxy.port, "/hdhr/more/lineup.json", "1.1")
+        async with http.get(f"{proxy.url}/ace/getstream?id={DEMO_CONTENT_ID}") as stream:
+            await stream.content.readexactly(188)
+            async with http.get(f"{proxy.url}/api/v1/streams") as resp:
+                (listed,) = (await resp.json())["streams"]
+        assert listed["channel"] == {"number": "2", "name": "Demo", "logo": "http://logo/demo.png"}
