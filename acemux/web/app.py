@@ -13,6 +13,7 @@ from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
+from acemux.tuner.ssdp import start_ssdp
 from acemux.users import Users
 from acemux.web import ace, api, dashboard, guide, hls, monitoring, playlists, tuner
 from acemux.web.auth import token_middlewares
@@ -100,6 +101,7 @@ class AcemuxServer:
             access_log=None,
         )
         self.port = settings.port
+        self._ssdp: asyncio.DatagramTransport | None = None
 
     @property
     def url(self) -> str:
@@ -113,9 +115,22 @@ class AcemuxServer:
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
         self.port = self._runner.addresses[0][1]  # the real port when 0 was asked for
+        if self.settings.ssdp:
+            try:
+                self._ssdp = await start_ssdp(self.settings, self.port)
+            except OSError:
+                await self._runner.cleanup()  # no half-started server is left behind
+                raise
         log.info("acemux %s listening on %s, engine %s", __version__, self.url, self.settings.engine)
 
+    @property
+    def ssdp_port(self) -> int | None:
+        """The UDP port SSDP answers on (the real one when 0 was asked for)."""
+        return self._ssdp.get_extra_info("sockname")[1] if self._ssdp is not None else None
+
     async def stop(self) -> None:
+        if self._ssdp is not None:
+            self._ssdp.close()
         await self._runner.cleanup()
 
     async def __aenter__(self) -> "AcemuxServer":
