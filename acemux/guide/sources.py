@@ -113,7 +113,7 @@ class GuideSources:
         sources = []
         for number, url in enumerate(entries.guide_urls if entries else [], start=1):
             if not url.lower().startswith(("http://", "https://")):
-                log.warning("playlist %s names guide %r: only http(s) guides are read", playlist, url)
+                log.warning("playlist %s names guide %r: only http(s) is read", playlist, url)
                 continue
             source = self._named.get(url)
             if source is None:

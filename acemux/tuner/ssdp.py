@@ -115,7 +115,7 @@ async def start_ssdp(settings: Settings, http_port: int) -> asyncio.DatagramTran
         membership = struct.pack("4s4s", socket.inet_aton(GROUP), socket.inet_aton("0.0.0.0"))
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
     except OSError as err:
-        log.warning("SSDP: cannot join %s (%s); answering searches sent to the port only", GROUP, err)
+        log.warning("SSDP: cannot join %s (%s); answering unicast searches only", GROUP, err)
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
         lambda: SsdpResponder(settings, http_port), sock=sock

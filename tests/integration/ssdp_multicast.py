@@ -38,7 +38,8 @@ async def main() -> None:
         async with AcemuxServer(settings) as server:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind(("127.0.0.1", 0))
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+            loopback = socket.inet_aton("127.0.0.1")
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, loopback)
             loop = asyncio.get_running_loop()
             transport, client = await loop.create_datagram_endpoint(Client, sock=sock)
             try:

@@ -84,7 +84,9 @@ async def fetch_xml(http, url: str) -> ET.Element:
 
 
 def check_filtered(tv: ET.Element) -> None:
-    channels = {c.get("id"): [n.text for n in c.findall("display-name")] for c in tv.iter("channel")}
+    channels = {
+        c.get("id"): [n.text for n in c.findall("display-name")] for c in tv.iter("channel")
+    }
     # Only listed channels, with the M3U's ids, each with its lineup number as a name.
     assert channels == {"One.uk": ["One", "101"], "demo": ["Demo & Test", "1"]}
     programmes = [(p.get("channel"), p.findtext("title")) for p in tv.iter("programme")]
@@ -102,7 +104,8 @@ async def test_header_guide_gzipped_or_not_is_filtered_to_the_lineup(
         check_filtered(await fetch_xml(http, f"{proxy.url}/epg/tv.xml"))
         check_filtered(await fetch_xml(http, f"{proxy.url}/epg.xml"))
         async with http.get(f"{proxy.url}/playlist/tv.m3u") as resp:
-            assert (await resp.read()).startswith(f'#EXTM3U url-tvg="{proxy.url}/epg/tv.xml"'.encode())
+            header = f'#EXTM3U url-tvg="{proxy.url}/epg/tv.xml"'.encode()
+            assert (await resp.read()).startswith(header)
         status = await get_json(http, f"{proxy.url}/api/v1/playlists")
         (guide,) = status["guides"]
         assert guide["playlist"] == "tv" and guide["last_error"] is None

@@ -137,12 +137,13 @@ async def test_remote_playlist_is_cached_then_refreshed(engine, http, origin):
         engine.url, playlists=f"tv={origin.url}", playlist_refresh_seconds=0.3
     ) as proxy:
         url = f"{proxy.url}/playlist/tv.m3u"
-        assert await asyncio.gather(fetch(http, url), fetch(http, url)) == [expected(proxy.url, name="tv")] * 2
+        want = expected(proxy.url, name="tv")
+        assert await asyncio.gather(fetch(http, url), fetch(http, url)) == [want] * 2
         assert origin.requests == 1, "concurrent requests share one fetch"
         origin.body = PLAYLIST.replace(b"Elsewhere", b"Renamed")
-        assert await fetch(http, url) == expected(proxy.url, name="tv")  # cached within the interval
+        assert await fetch(http, url) == want  # cached within the interval
         await asyncio.sleep(0.35)  # the refresh interval passes
-        assert await fetch(http, url) == expected(proxy.url, name="tv").replace(b"Elsewhere", b"Renamed")
+        assert await fetch(http, url) == want.replace(b"Elsewhere", b"Renamed")
         assert origin.requests == 2
         status = status_of(await get_json(http, f"{proxy.url}/api/v1/playlists"), "tv")
     assert status["kind"] == "url" and status["stale"] is False

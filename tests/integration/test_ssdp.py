@@ -39,7 +39,8 @@ class SearchClient(asyncio.DatagramProtocol):
 def headers_of(reply: bytes) -> dict[str, str]:
     status, *lines = reply.decode().split("\r\n")
     assert status == "HTTP/1.1 200 OK"
-    return {k.strip().upper(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)}
+    pairs = (line.partition(":") for line in lines if line)
+    return {name.strip().upper(): value.strip() for name, _, value in pairs}
 
 
 async def test_m_search_gets_the_location_of_each_tuner(engine, http, tmp_path):

@@ -36,7 +36,9 @@ def config(tmp_path) -> dict:
         f'#EXTM3U\n#EXTINF:-1 tvg-id="sport1" tvg-logo="http://l/s.png",Sport One\n'
         f"acestream://{SPORT}\n"
     )
-    (tmp_path / "news.m3u").write_text(f'#EXTM3U\n#EXTINF:-1 tvg-id="news1",News\nacestream://{NEWS}\n')
+    (tmp_path / "news.m3u").write_text(
+        f'#EXTM3U\n#EXTINF:-1 tvg-id="news1",News\nacestream://{NEWS}\n'
+    )
     (tmp_path / "users.toml").write_text(users_toml())
     return {
         "playlists": f"sports={tmp_path / 'sports.m3u'};news={tmp_path / 'news.m3u'}",
@@ -107,7 +109,9 @@ async def test_stream_limits_hold_under_concurrent_requests(engine, http, config
             streams = await get_json(
                 http, f"{proxy.url}/api/v1/streams", headers={"Authorization": f"Bearer {ROOT}"}
             )
-            watching = sorted((s["id"], c["user"]) for s in streams["streams"] for c in s["clients"])
+            watching = sorted(
+                (s["id"], c["user"]) for s in streams["streams"] for c in s["clients"]
+            )
             assert watching == [(SPORT, "alice"), (NEWS, "bob"), (NEWS, "bob")]
         finally:
             for resp in alice + bob:

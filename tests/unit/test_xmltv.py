@@ -44,9 +44,12 @@ def test_what_is_no_guide_is_refused(data, message):
 
 def test_render_writes_each_channel_once_from_the_first_guide_that_has_it():
     first = Guide(GUIDE)
-    second = Guide(b'<tv><channel id="demo"><display-name>From second</display-name></channel>'
-                   b'<channel id="late"/><programme channel="late"><title>L</title></programme></tv>')
-    doc = render([first, second], [channel("demo", "1"), channel("Demo", "1"), channel("late", "9")])
+    second = Guide(
+        b'<tv><channel id="demo"><display-name>From second</display-name></channel>'
+        b'<channel id="late"/><programme channel="late"><title>L</title></programme></tv>'
+    )
+    wanted = [channel("demo", "1"), channel("Demo", "1"), channel("late", "9")]
+    doc = render([first, second], wanted)
     text = doc.decode()
     assert text.count("<channel ") == 2 and "From second" not in text
     assert '<channel id="late"><display-name>9</display-name></channel>' in text
