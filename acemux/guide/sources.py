@@ -36,6 +36,7 @@ class GuideSource(CachedSource):
         super().__init__(spec, settings.guide_refresh_seconds, settings.guide_max_bytes)
         self.playlist = playlist  # the playlist whose header names it (None: configured)
         self.guide: Guide | None = None
+        self.version = 0  # counts the copies taken, so filtered documents know theirs
 
     async def _accept(self, data: bytes) -> str:
         if data.startswith(GZIP_MAGIC):
@@ -44,6 +45,7 @@ class GuideSource(CachedSource):
             self.guide = await asyncio.to_thread(Guide, data)
         except GuideError as err:
             raise FetchError(str(err)) from err
+        self.version += 1
         return self.guide.summary
 
     def describe(self) -> dict:
@@ -76,34 +78,37 @@ class GuideSources:
         self._playlists = playlists
         self._configured = [GuideSource(spec, settings) for spec in settings.guide_specs]
         self._named: dict[str, GuideSource] = {}  # by URL, from playlist headers
-        self._rendered: dict[tuple, tuple[list[Guide], bytes]] = {}
+        self._rendered: dict[tuple, bytes] = {}
 
     async def document(self, playlists: list[str], channels: list[Channel]) -> bytes:
         """The XMLTV of these channels, from the guides configured or named by these playlists."""
-        guides = await self._guides(playlists)
-        key = (tuple(map(id, guides)), tuple((c.tvg_id, c.number) for c in channels))
+        sources = await self._ready(playlists)
+        key = (
+            tuple((id(s), s.version) for s in sources),  # sources live as long as acemux
+            tuple((c.tvg_id, c.number) for c in channels),
+        )
         if key not in self._rendered:
-            # The guides are kept with the document, so their ids stay theirs.
-            self._rendered[key] = (guides, await asyncio.to_thread(render, guides, channels))
+            guides = [s.guide for s in sources if s.guide is not None]
+            self._rendered[key] = await asyncio.to_thread(render, guides, channels)
             while len(self._rendered) > RENDERED_KEPT:
                 del self._rendered[next(iter(self._rendered))]
-        return self._rendered[key][1]
+        return self._rendered[key]
 
-    async def _guides(self, playlists: list[str]) -> list[Guide]:
+    async def _ready(self, playlists: list[str]) -> list[GuideSource]:
+        """The guides of these playlists (and the configured ones) that have a copy."""
         sources = list(self._configured)
         for name in playlists:
             sources += await self._named_by(name)
         http = self._playlists.http
         results = await asyncio.gather(*(s.ensure(http) for s in sources), return_exceptions=True)
-        guides = []
+        ready = []
         for source, result in zip(sources, results):
             if isinstance(result, PlaylistUnavailable):
                 continue  # never fetched yet: its status says why
             if isinstance(result, BaseException):
                 raise result
-            assert source.guide is not None
-            guides.append(source.guide)
-        return guides
+            ready.append(source)
+        return ready
 
     async def _named_by(self, playlist: str) -> list[GuideSource]:
         try:

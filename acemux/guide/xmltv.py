@@ -1,17 +1,21 @@
 """XMLTV guides read once per fetch, and written back holding only the lineup's channels.
 
-A guide's `<channel id>` and each `<programme channel>` are matched to the
-lineup's `tvg-id`s without regard to case and written with the M3U's
-spelling, so media servers match guide and lineup by the same ids. Each
-channel also gets its lineup number as a display name (how Plex maps guide
-channels to tuner channels). Documents declaring entities are refused: a
-guide never needs them, and they are how XML bombs work.
+A guide is read element by element and each `<channel>` and `<programme>` is
+kept as its own text, without its id, by lower-cased channel id: memory stays
+near the guide's size, and writing a filtered guide is joining strings. The
+ids are matched to the lineup's `tvg-id`s without regard to case and written
+with the M3U's spelling, so media servers match guide and lineup by the same
+ids. Each channel also gets its lineup number as a display name (how Plex maps
+guide channels to tuner channels). Documents declaring entities are refused:
+a guide never needs them, and they are how XML bombs work.
 """
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from xml.sax.saxutils import escape, quoteattr
 
 from acemux.tuner.lineup import Channel
 
@@ -24,28 +28,47 @@ class GuideError(ValueError):
 
 
 class Guide:
-    """A guide's channels and programmes, by lower-cased channel id."""
-
     def __init__(self, data: bytes) -> None:
         root_at = data.find(b"<tv")
         if root_at < 0:
             raise GuideError("not an XMLTV guide (no <tv> element)")
         if b"<!ENTITY" in data[:root_at]:
             raise GuideError("guide declares XML entities, refused")
+        # lower-cased id -> (the element's text without its id, its display names)
+        self.channels: dict[str, tuple[str, list[str]]] = {}
+        self.programmes: dict[str, list[str]] = defaultdict(list)  # texts without channel=
         try:
-            root = ET.fromstring(data)
+            self._read(data)
         except ET.ParseError as err:
             raise GuideError(f"not well-formed XML: {err}") from err
-        if root.tag != "tv":
-            raise GuideError(f"not an XMLTV guide (root element <{root.tag}>)")
-        self.channels: dict[str, ET.Element] = {}
-        self.programmes: dict[str, list[ET.Element]] = defaultdict(list)
-        for element in root:
-            element.tail = None
-            if element.tag == "channel" and element.get("id"):
-                self.channels.setdefault(element.get("id", "").lower(), element)
-            elif element.tag == "programme" and element.get("channel"):
-                self.programmes[element.get("channel", "").lower()].append(element)
+
+    def _read(self, data: bytes) -> None:
+        depth = 0
+        root: ET.Element | None = None
+        for event, element in ET.iterparse(io.BytesIO(data), events=("start", "end")):
+            if event == "start":
+                depth += 1
+                if root is None:
+                    if element.tag != "tv":
+                        raise GuideError(f"not an XMLTV guide (root element <{element.tag}>)")
+                    root = element
+                continue
+            depth -= 1
+            if depth == 1 and root is not None:  # a child of <tv> is complete
+                self._keep(element)
+                root.clear()  # what is kept is its text: the tree is let go
+
+    def _keep(self, element: ET.Element) -> None:
+        element.tail = None
+        if element.tag == "channel":
+            ident = element.attrib.pop("id", "").lower()
+            if ident and ident not in self.channels:
+                names = [child.text or "" for child in element if child.tag == "display-name"]
+                self.channels[ident] = (ET.tostring(element, encoding="unicode"), names)
+        elif element.tag == "programme":
+            ident = element.attrib.pop("channel", "").lower()
+            if ident:
+                self.programmes[ident].append(ET.tostring(element, encoding="unicode"))
 
     @property
     def summary(self) -> str:
@@ -66,32 +89,25 @@ def render(guides: list[Guide], channels: list[Channel]) -> bytes:
         if guide is None:
             continue
         written.add(wanted)
-        parts.append(_channel(guide.channels[wanted], channel))
+        text, names = guide.channels[wanted]
+        number = f"<display-name>{escape(channel.number)}</display-name>"
+        extra = "" if channel.number in names else number
+        parts.append(_with_attr(text, "channel", "id", channel.tvg_id, extra))
         for programme in guide.programmes.get(wanted, ()):
-            programmes.append(_with_attr(programme, "channel", channel.tvg_id))
+            programmes.append(_with_attr(programme, "programme", "channel", channel.tvg_id))
     parts += programmes
     parts.append(FOOTER)
     return "".join(parts).encode()
 
 
-def _channel(element: ET.Element, channel: Channel) -> str:
-    names = [child.text for child in element if child.tag == "display-name"]
-    text = _with_attr(element, "id", channel.tvg_id)
-    if channel.number not in names:
-        close = text.rfind("</channel>")
-        number = f"<display-name>{channel.number}</display-name>"
-        text = text[:close] + number + text[close:] if close >= 0 else text
-    return text
-
-
-def _with_attr(element: ET.Element, name: str, value: str) -> str:
-    """The element serialised with one attribute changed; the parsed guide stays as it is."""
-    copy = ET.Element(element.tag, {**element.attrib, name: value})
-    copy.text = element.text
-    copy.extend(list(element))
-    text = ET.tostring(copy, encoding="unicode")
-    if text.endswith("/>"):  # <channel id="x" /> has no close tag to put a name before
-        text = text[:-2].rstrip() + f"></{element.tag}>"
-    return text + "\n"
-
-
+def _with_attr(text: str, tag: str, name: str, value: str, inner: str = "") -> str:
+    """`<tag …>` text given its attribute back as its first one, and `inner` before it closes."""
+    head = f"<{tag} {name}={quoteattr(value)}"
+    rest = text[len(tag) + 1 :]  # after "<tag": attributes, then ">" or " />"
+    start_end = rest.find(">")  # attribute values hold no ">": it is escaped
+    if rest[start_end - 1] == "/":  # an empty element: <tag … />
+        return f"{head}{rest[: start_end - 1].rstrip()}>{inner}</{tag}>\n"
+    if inner:
+        close = rest.rfind(f"</{tag}>")
+        rest = rest[:close] + inner + rest[close:]
+    return head + rest + "\n"

@@ -36,6 +36,8 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/streams")
 async def list_streams(request: web.Request) -> web.Response:
     sessions = request.app[REGISTRY].sessions()
+    if sessions:
+        request.app[DIRECTORY].warm()  # names the channels from the playlists
     return web.json_response({"streams": [_stream(request, s) for s in sessions]})
 
 

@@ -9,6 +9,7 @@ absolute, from `public_url` when set, and carry the asking user's own token.
 
 from __future__ import annotations
 
+from typing import AsyncIterator
 from urllib.parse import quote
 
 from aiohttp import web
@@ -114,9 +115,15 @@ async def numbered_playlist(request: web.Request, name: str, rendered: bytes) ->
     return tag_playlist(rendered, numbers, guide_url)
 
 
+async def _directory(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[DIRECTORY].close()
+
+
 def setup(app: web.Application) -> None:
     """Tuner routes and the channel directory; needs PLAYLISTS set."""
     app[DIRECTORY] = ChannelDirectory(app[PLAYLISTS])
+    app.cleanup_ctx.append(_directory)
     for prefix in PREFIXES:
         for tuner in TUNERS:
             at = prefix + tuner

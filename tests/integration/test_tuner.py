@@ -190,3 +190,15 @@ async def test_api_names_a_playing_channel_from_the_lineup(engine, playlists, ht
             async with http.get(f"{proxy.url}/api/v1/streams") as resp:
                 (listed,) = (await resp.json())["streams"]
         assert listed["channel"] == {"number": "2", "name": "Demo", "logo": "http://logo/demo.png"}
+
+
+async def test_api_names_channels_before_any_lineup_was_asked_for(engine, playlists, http):
+    async with running_proxy(engine.url, playlists=playlists) as proxy:
+        async with http.get(f"{proxy.url}/ace/getstream?id={DEMO_CONTENT_ID}") as stream:
+            await stream.content.readexactly(188)
+            for _ in range(200):  # the first listing starts the lineup; a later one shows it
+                async with http.get(f"{proxy.url}/api/v1/streams") as resp:
+                    (listed,) = (await resp.json())["streams"]
+                if listed["channel"] is not None:
+                    break
+        assert listed["channel"] == {"number": "2", "name": "Demo", "logo": "http://logo/demo.png"}

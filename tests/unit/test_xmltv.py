@@ -54,4 +54,19 @@ def test_render_writes_each_channel_once_from_the_first_guide_that_has_it():
     assert text.count("<channel ") == 2 and "From second" not in text
     assert '<channel id="late"><display-name>9</display-name></channel>' in text
     assert '<programme channel="late"><title>L</title></programme>' in text
-    assert first.channels["demo"].get("id") == "demo"  # the parsed guide is left as it was
+    assert render([first, second], wanted) == doc  # writing leaves the guides as they were
+    renamed = render([first], [channel("DEMO", "1")]).decode()
+    assert '<channel id="DEMO">' in renamed and 'channel="DEMO"' in renamed
+
+
+def test_attributes_and_text_survive_with_escapes():
+    guide = Guide(
+        b'<tv><channel id="a&amp;b"><display-name>A &lt;&amp;&gt; B</display-name>'
+        b'<icon src="http://l/x.png?a=1&amp;b=2"/></channel>'
+        b'<programme start="1" channel="a&amp;b" stop="2"><title>"Q" &amp; A</title></programme>'
+        b"</tv>"
+    )
+    text = render([guide], [channel("a&b", "3")]).decode()
+    assert '<channel id="a&amp;b"><display-name>A &lt;&amp;&gt; B</display-name>' in text
+    assert '<icon src="http://l/x.png?a=1&amp;b=2" /><display-name>3</display-name></channel>' in text
+    assert '<programme channel="a&amp;b" start="1" stop="2"><title>"Q" &amp; A</title>' in text
