@@ -34,9 +34,12 @@ class Channel:
 
 
 def identity(entry: Entry) -> str:
-    """What makes two entries the same channel: the tvg-id, else the name."""
-    tvg_id = entry.attr("tvg-id")
-    return "id:" + tvg_id.lower() if tvg_id else "name:" + display_name(entry).lower()
+    """What makes two entries the same channel: the tvg-id, else the name, else the link."""
+    if tvg_id := entry.attr("tvg-id"):
+        return "id:" + tvg_id.lower()
+    if name := display_name(entry):
+        return "name:" + name.lower()
+    return "link:" + entry.link.text.decode("utf-8", "replace").lower()
 
 
 def display_name(entry: Entry) -> str:

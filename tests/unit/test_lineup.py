@@ -43,6 +43,12 @@ def test_one_channel_per_tvg_id_or_name_first_link_wins_across_playlists():
     assert lineup.by_content("c" * 40) is None  # a repeated channel's other link is not its own
 
 
+def test_entries_without_id_or_name_are_channels_of_their_own():
+    data = b"#EXTM3U\n#EXTINF:-1,\nacestream://" + b"a" * 40 + b"\nacestream://" + b"b" * 40 + b"\n"
+    lineup = Lineup([("p", read_entries(data))])
+    assert numbers(lineup) == [("1", "a" * 40), ("2", "b" * 40)]
+
+
 def test_the_same_input_gives_the_same_numbers():
     one = numbers(Lineup([("q", read_entries(QUIRKY))]))
     assert one == numbers(Lineup([("q", read_entries(QUIRKY))]))
