@@ -84,6 +84,7 @@ class Viewer:
             "id": self.id,
             "address": self.address,
             "user_agent": self.user_agent,
+            "user": self.user,
             "connected_at": self.connected_at,
             "bytes_sent": self.bytes_sent,
             "live": self.live,

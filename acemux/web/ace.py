@@ -12,7 +12,7 @@ from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
 from acemux.web.auth import request_user
-from acemux.web.keys import REGISTRY, SETTINGS
+from acemux.web.keys import DIRECTORY, REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -104,4 +104,5 @@ async def status(request: web.Request) -> web.Response:
     session = registry.find(key.value)
     if session is None:
         raise NotFound(f"stream {key.value} is not playing")
-    return web.json_response(session.describe())
+    channel = request.app[DIRECTORY].known(session.key.value)  # its playlist name and logo
+    return web.json_response({**session.describe(), "channel": channel and channel.describe()})

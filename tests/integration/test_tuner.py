@@ -189,7 +189,10 @@ async def test_api_names_a_playing_channel_from_the_lineup(engine, playlists, ht
             await stream.content.readexactly(188)
             async with http.get(f"{proxy.url}/api/v1/streams") as resp:
                 (listed,) = (await resp.json())["streams"]
-        assert listed["channel"] == {"number": "2", "name": "Demo", "logo": "http://logo/demo.png"}
+            async with http.get(f"{proxy.url}/ace/status?id={DEMO_CONTENT_ID}") as resp:
+                status = await resp.json()
+        demo = {"number": "2", "name": "Demo", "logo": "http://logo/demo.png"}
+        assert listed["channel"] == demo and status["channel"] == demo
 
 
 async def test_api_names_channels_before_any_lineup_was_asked_for(engine, playlists, http):
