@@ -9,6 +9,7 @@ from typing import AsyncIterator
 import pytest
 from aiohttp import web
 
+from acemux.playlists.entries import read_entries
 from tests.integration.apiclient import get_json
 from tests.integration.conftest import running_proxy
 
@@ -173,3 +174,20 @@ async def wait_until_async(check, attempts: int = 200) -> None:
         if await check():
             return
     raise AssertionError("never happened")
+
+
+async def test_playlist_lineup_and_guide_agree_on_ids_and_numbers(engine, http, origin, tmp_path):
+    (tmp_path / "tv.m3u").write_bytes(playlist(origin.url + "/guide.xml"))
+    async with running_proxy(engine.url, playlists=f"tv={tmp_path / 'tv.m3u'}") as proxy:
+        async with http.get(f"{proxy.url}/playlist/tv.m3u") as resp:
+            served = read_entries(await resp.read())
+        async with http.get(f"{proxy.url}/hdhr/tv/lineup.json") as resp:
+            lineup = await resp.json()
+        tv = await fetch_xml(http, f"{proxy.url}/epg/tv.xml")
+    numbers = {e.title: e.attr("tvg-chno") for e in served.entries}
+    assert numbers == {row["GuideName"]: row["GuideNumber"] for row in lineup}
+    assert numbers == {"One": "101", "Demo": "1", "No guide": "2"}
+    by_id = {e.attr("tvg-id"): e.attr("tvg-chno") for e in served.entries}
+    for channel in tv.iter("channel"):
+        names = [n.text for n in channel.findall("display-name")]
+        assert by_id[channel.get("id")] in names  # the guide's channel carries the same number
