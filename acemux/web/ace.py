@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Callable
 
 from aiohttp import web
-
-from typing import TYPE_CHECKING, Callable
 
 from acemux.errors import BadRequest, NotFound
 from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
-from acemux.web.keys import REGISTRY, SETTINGS
+from acemux.web.auth import request_user
+from acemux.web.keys import DIRECTORY, REGISTRY, SETTINGS
 
 if TYPE_CHECKING:
     from acemux.channels.failover import SourcePlan
@@ -75,6 +75,7 @@ async def stream(
             chunked=getattr(writer, "chunked", False),
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
+            user=user.name if (user := request_user(request)) else None,
         )
         log.info(
             "channel %s: viewer %d joined from %s",
@@ -118,4 +119,5 @@ async def status(request: web.Request) -> web.Response:
     session = registry.find(key.value)
     if session is None:
         raise NotFound(f"stream {key.value} is not playing")
-    return web.json_response(session.describe())
+    channel = request.app[DIRECTORY].known(session.key.value)  # its playlist name and logo
+    return web.json_response({**session.describe(), "channel": channel and channel.describe()})

@@ -15,10 +15,12 @@ from aiohttp import web
 from acemux.channels.catalogue import Channel, ChannelCatalogue
 from acemux.channels.failover import SourcePlan
 from acemux.channels.warm import WarmChannels
+from acemux.errors import AcemuxError, NotFound
 from acemux.playlists.m3u import TS_MIMETYPE_TAG
 from acemux.streaming.session import ChannelSession
 from acemux.web import ace, hls
 from acemux.web.api import STATES
+from acemux.web.auth import request_user
 from acemux.web.keys import CATALOGUE, PLAYLISTS, POOL, REGISTRY, SETTINGS, WARM
 
 HLS_SUFFIX = ".m3u8"
@@ -29,8 +31,16 @@ routes = web.RouteTableDef()
 
 async def refresh(app: web.Application) -> ChannelCatalogue:
     """The catalogue, regrouped when a playlist was read anew (fetched when due)."""
-    catalogue = app[CATALOGUE]
-    catalogue.update(await app[PLAYLISTS].all_entries())
+    catalogue, sources = app[CATALOGUE], app[PLAYLISTS]
+    read = []
+    for name in sources.names:
+        try:
+            playlist = await sources.playlist(name)
+        except AcemuxError:  # never read: its channels are unknown until it is
+            continue
+        if playlist is not None:
+            read.append((name, playlist))
+    catalogue.update(read)
     return catalogue
 
 
@@ -43,7 +53,7 @@ async def channel_stream(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     as_hls = name.endswith(HLS_SUFFIX)
     slug = name[: -len(HLS_SUFFIX)] if as_hls else name.removesuffix(TS_SUFFIX)
-    channel = (await refresh(request.app)).require(slug)
+    channel = _visible(request, (await refresh(request.app)).require(slug))
     plan = plan_for(request.app, channel)
     if as_hls:
         return await hls.serve_manifest(request, channel.key, plan)
@@ -52,7 +62,7 @@ async def channel_stream(request: web.Request) -> web.StreamResponse:
 
 @routes.get(r"/channel/{slug}/segment/{number:\d{1,18}}.ts")
 async def channel_segment(request: web.Request) -> web.StreamResponse:
-    channel = request.app[CATALOGUE].require(request.match_info["slug"])
+    channel = _visible(request, request.app[CATALOGUE].require(request.match_info["slug"]))
     return await hls.serve_segment(request, channel.key, int(request.match_info["number"]))
 
 
@@ -60,16 +70,31 @@ async def channel_segment(request: web.Request) -> web.StreamResponse:
 async def list_channels(request: web.Request) -> web.Response:
     catalogue = await refresh(request.app)
     sessions = {s.key: s for s in request.app[REGISTRY].sessions()}
+    channels = [c for c in catalogue.channels() if _may_see(request, c)]
     return web.json_response(
-        {"channels": [describe(request.app, c, sessions.get(c.key)) for c in catalogue.channels()]}
+        {"channels": [describe(request.app, c, sessions.get(c.key)) for c in channels]}
     )
 
 
 @routes.get("/api/v1/channels/{slug}")
 async def get_channel(request: web.Request) -> web.Response:
-    channel = (await refresh(request.app)).require(request.match_info["slug"])
+    channel = _visible(request, (await refresh(request.app)).require(request.match_info["slug"]))
     sessions = {s.key: s for s in request.app[REGISTRY].sessions()}
     return web.json_response(describe(request.app, channel, sessions.get(channel.key)))
+
+
+def _may_see(request: web.Request, channel: Channel) -> bool:
+    """Configured channels are everyone's; a playlist's are for the users who see one of them."""
+    user = request_user(request)
+    if user is None or channel.origin == "config":
+        return True
+    return any(user.may_see(name) for name in channel.origin.split(","))
+
+
+def _visible(request: web.Request, channel: Channel) -> Channel:
+    if not _may_see(request, channel):
+        raise NotFound(f"no channel named {channel.slug!r}")
+    return channel
 
 
 def describe(app: web.Application, channel: Channel, session: ChannelSession | None) -> dict:

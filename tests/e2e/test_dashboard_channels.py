@@ -1,4 +1,4 @@
-"""The dashboard's named channels in a real headless Chromium: sources, playing one, failover."""
+"""The dashboard names playlist channels (number, name, logo) and shows who watches them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import pytest
 
 from acemux.fake_engine import DEMO_CONTENT_ID
+from acemux.users import hash_token
 from tests.integration.conftest import running_proxy
 from tests.streamclient import RecordingViewer
 
@@ -20,26 +21,37 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed"),
 ]
 
-A = DEMO_CONTENT_ID
-B = "b" * 40
 LIVE = 5_000  # ms: the page polls every second
+# A 1x1 PNG inline: a logo the browser shows without any network.
+LOGO = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8"
+    "z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
-async def test_named_channels_show_their_sources_and_the_switch(engine, http, tmp_path):
-    settings = dict(channels=f"Sport One={A}|{B}", channel_no_data_seconds=1.0)
-    async with running_proxy(engine.url, **settings) as proxy, chromium_page() as browser:
-        page = browser.page
-        await page.goto(proxy.url + "/")
-        row = page.locator('tr.named-channel[data-slug="sport-one"]')
-        await expect(row.locator(".named-state")).to_have_text("idle", timeout=LIVE)
-        await expect(row.locator(".source")).to_have_count(2)
-        await expect(row.locator(".source.untried")).to_have_count(2)
-        async with RecordingViewer(http, proxy.url + "/channel/sport-one") as viewer:
-            await viewer.wait_bytes(100_000)
-            await expect(row.locator(".source.playing")).to_contain_text(A[:8], timeout=LIVE)
-            await expect(row.locator(".named-state")).to_have_text("playing · live")
-            engine.faults.silent_ids = {A}
-            await expect(row.locator(".source.playing")).to_contain_text(B[:8], timeout=LIVE)
-            await expect(row.locator(".source.backoff")).to_contain_text(A[:8])
-            await save_screenshot(page, tmp_path, "dashboard-named-channels")
-        assert browser.errors == []
+async def test_channel_card_shows_number_name_logo_and_the_user(engine, http, tmp_path):
+    (tmp_path / "tv.m3u").write_text(
+        f'#EXTM3U\n#EXTINF:-1 tvg-id="demo" tvg-chno="12" tvg-logo="{LOGO}",Demo TV\n'
+        f"acestream://{DEMO_CONTENT_ID}\n"
+    )
+    (tmp_path / "users.toml").write_text(
+        f'[users.carol]\ntoken_sha256 = "{hash_token("carol-t")}"\n'
+        f'[users.root]\ntoken_sha256 = "{hash_token("root-t")}"\nadmin = true\n'
+    )
+    async with running_proxy(
+        engine.url, playlists=f"tv={tmp_path / 'tv.m3u'}", users_file=str(tmp_path / "users.toml")
+    ) as proxy, chromium_page() as browser:
+        async with http.get(f"{proxy.url}/playlist/tv.m3u?token=carol-t") as resp:
+            assert resp.status == 200
+            links = [line for line in (await resp.text()).splitlines() if "getstream" in line]
+        async with RecordingViewer(http, links[0]) as viewer:
+            await viewer.wait_bytes(50_000)
+            page = browser.page
+            await page.goto(proxy.url + "/?token=root-t")
+            card = page.locator(f'.channel[data-key="{DEMO_CONTENT_ID}"]')
+            await expect(card.locator(".channel-id")).to_have_text("12 · Demo TV", timeout=LIVE)
+            await expect(card.locator(".channel-id")).to_have_attribute("title", DEMO_CONTENT_ID)
+            await expect(card.locator(".channel-logo")).to_be_visible()
+            await expect(card.locator("tr.client td").nth(1)).to_have_text("carol @ 127.0.0.1")
+            await save_screenshot(page, tmp_path, "dashboard-channel-names")
+    assert browser.errors == []

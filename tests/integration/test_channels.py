@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
+from acemux.users import hash_token
 from acemux.web.keys import REGISTRY
 from tests.integration.apiclient import get_json
 from tests.integration.conftest import running_proxy
@@ -98,3 +99,29 @@ async def test_configured_channels_and_bad_input(
         data = await read_stream(http, proxy.url + "/channel/fine", 100_000)
         assert strip_null_packets(data)
         assert not proxy.app[REGISTRY].find(A)
+
+
+async def test_named_channels_follow_each_users_playlists_and_stream_limit(
+    engine: FakeEngine, http: aiohttp.ClientSession, tmp_path
+) -> None:
+    (tmp_path / "sports.m3u").write_text(f'#EXTINF:-1 tvg-id="sport1",Sport\nacestream://{A}\n')
+    (tmp_path / "news.m3u").write_text(f'#EXTINF:-1 tvg-id="news1",News\nacestream://{B}\n')
+    (tmp_path / "users.toml").write_text(
+        f'[users.alice]\ntoken_sha256 = "{hash_token("alice-t")}"\n'
+        'max_streams = 1\nplaylists = ["sports"]\n'
+    )
+    settings = dict(
+        playlists=f"sports={tmp_path / 'sports.m3u'};news={tmp_path / 'news.m3u'}",
+        channels=f"Everyone={C}",
+        users_file=str(tmp_path / "users.toml"),
+    )
+    async with running_proxy(engine.url, **settings) as proxy:
+        base, token = proxy.url, "?token=alice-t"
+        listed = await get_json(http, f"{base}/api/v1/channels{token}")
+        assert [c["slug"] for c in listed["channels"]] == ["sport1", "everyone"]
+        async with http.get(f"{base}/channel/news1{token}") as resp:
+            assert resp.status == 404 and "'news1'" in (await resp.json())["error"]["message"]
+        async with RecordingViewer(http, f"{base}/channel/sport1.ts{token}") as viewer:
+            await viewer.wait_bytes(50_000)
+            async with http.get(f"{base}/channel/everyone{token}") as resp:
+                assert resp.status == 429  # alice's one stream is playing
