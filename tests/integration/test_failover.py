@@ -91,10 +91,13 @@ async def test_first_two_sources_dead_third_plays_within_twice_the_limit(fast_en
                             first_null = now
                         if pid != NULL_PID and first_media is None:
                             first_media = now
+        async with http.get(proxy.url + "/metrics") as resp:
+            metrics = await resp.text()
     print(f"headers {headers_after:.2f} s, null {first_null:.2f} s, media {first_media:.2f} s")
     assert headers_after < 1.0 and first_null is not None and first_null < 1.0
     assert first_media <= 2 * LIMIT + 2, first_media
     assert calls(engine) == {A: 1, B: 1, C: 1}
+    assert 'acemux_upstream_errors_total{cause="failover"} 2.0' in metrics
 
 
 async def test_zero_peers_without_data_fails_over_before_the_no_data_limit(fast_engine, http):
