@@ -65,7 +65,7 @@ async def test_a_source_dying_mid_stream_is_replaced_with_viewers_kept(fast_engi
             assert calls(engine) == {A: 1, B: 1, C: 1}
             code, errors = await player
         assert viewer.error is None and not viewer.ended
-    print(f"live ffmpeg: exit {code}, {len(errors.splitlines())} error lines")
+    print(f"live ffmpeg: exit {code}, {len(errors.splitlines())} error lines:\n{errors}")
     assert code == 0, errors  # ffmpeg decoded 40 s of media across both switches
     assert len(splice_offsets(viewer.data[spliced_at - 300_000 :])) >= 2
     await assert_decodes_after_splice(viewer.data)
