@@ -16,6 +16,10 @@ from typing import Callable
 
 from acemux.config import Settings
 
+# Connections acemux ended itself (a reconnect asked for, a failover to another
+# source): the next one opens at once and the count starts over.
+AT_ONCE = ("forced", "failover")
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -36,8 +40,10 @@ class ReconnectPolicy:
         """One connection ended: `data_seconds` from its first to its last byte (None: none)."""
         s, now = self._settings, self._clock()
         young = data_seconds is not None and data_seconds < s.upstream_young_seconds
-        if cause == "forced" or (data_seconds is not None and not young):
-            self.failures, self._failing_since = 0, now  # it was healthy: start over
+        if cause in AT_ONCE or (data_seconds is not None and not young):
+            # It was healthy, or acemux ended it on purpose (a new source gets a
+            # budget of its own): start over.
+            self.failures, self._failing_since = 0, now
         elif self._failing_since is None:
             self._failing_since = now
         self.failures += 1
@@ -48,7 +54,7 @@ class ReconnectPolicy:
             if young:
                 why += f" (each delivered under {s.upstream_young_seconds:g} s of data)"
             return Decision(0.0, False, give_up=why, young=young)
-        if cause == "forced":
+        if cause in AT_ONCE:
             return Decision(0.0, False)
         delay = min(s.reconnect_max_delay, s.reconnect_first_delay * 2 ** (self.failures - 1))
         # The same playback URL already failed once: ask the engine anew.

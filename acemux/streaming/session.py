@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import aiohttp
 
@@ -37,6 +37,9 @@ from acemux.streaming.supervisor import TaskSupervisor
 from acemux.streaming.ts import PacketAligner
 from acemux.streaming.viewer import Viewer
 
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.25
@@ -51,9 +54,13 @@ class ChannelSession:
         settings: Settings,
         on_closing: Callable[["ChannelSession"], None],
         events: ChannelEvents | None = None,
+        sources: "SourcePlan | None" = None,
         on_closed: Callable[["ChannelSession"], None] | None = None,
     ) -> None:
         self.key = key
+        # A named channel's sources (see channels/failover.py); None: the key is the source.
+        self.sources = sources
+        self._source: ChannelKey | None = None  # what the engine session plays
         self.events = events or ChannelEvents()
         self._pool = pool
         self.member: EngineMember | None = None  # the engine carrying the channel
@@ -83,7 +90,8 @@ class ChannelSession:
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
         self._last_resort = False  # the engine was taken while every engine was marked down
-        self._starting: asyncio.Future[StreamInfo] | None = None  # a getstream in flight
+        self._starting: asyncio.Future | None = None  # a getstream in flight (see below)
+        self._opening: asyncio.Timeout | None = None  # waiting for the stream's headers
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
@@ -115,6 +123,9 @@ class ChannelSession:
         if not self._started.is_set():
             self.start_error = self.start_error or err
             self._started.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
 
     async def wait_started(self) -> None:
         """Wait (bounded) for the engine's getstream answer; raise its error if it failed."""
@@ -193,7 +204,7 @@ class ChannelSession:
         starting, self._starting = self._starting, None
         if starting is not None:  # the reader was cancelled while the engine answered
             try:
-                self.info = await starting  # bounded by the API timeout
+                self._source, self.info = await starting  # bounded by the API timeout
             except AcemuxError:
                 pass
         info, self.info = self.info, None
@@ -230,14 +241,22 @@ class ChannelSession:
             self._last_resort = not self.member.healthy
             if member is not None:
                 self._pool.release(member)
+        client = self.member.client
+
+        def start(source: ChannelKey) -> Awaitable[StreamInfo]:
+            return client.start_stream(
+                source.selector(), source.extra_params(), fail_fast=not reconnecting
+            )
+
+        async def start_session() -> tuple[ChannelKey | None, StreamInfo]:
+            if self.sources is None:
+                return self._source, await start(self.key)
+            return await self.sources.start(start)  # a named channel: its sources in turn
+
         # Shielded: a channel closed while the engine answers still learns the
         # session the engine started, so that close() can stop it.
-        self._starting = asyncio.ensure_future(
-            self.member.client.start_stream(
-                self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
-            )
-        )
-        self.info = await asyncio.shield(self._starting)
+        self._starting = asyncio.ensure_future(start_session())
+        self._source, self.info = await asyncio.shield(self._starting)
         self._starting = None
         self.engine_sessions += 1
         log.info(
@@ -255,6 +274,8 @@ class ChannelSession:
             data_seconds, cause, reason = await self._read_connection()
             if cause != "forced":
                 self.events.upstream_error(self, cause)
+            if self.sources is not None:
+                self.sources.connection_ended(cause)
             decision = policy.connection_ended(data_seconds, cause, reason)
             if decision.young:
                 reason = f"{reason} after {data_seconds:.1f} s of data"
@@ -274,9 +295,9 @@ class ChannelSession:
             self.reconnects += 1
             self.events.reconnect(self)
             await asyncio.sleep(decision.delay)
-            if decision.new_session:
+            if decision.new_session or (self.sources and self.sources.source != self._source):
                 try:
-                    await self._new_engine_session(reconnecting=True, move=True)
+                    await self._new_engine_session(reconnecting=True, move=decision.new_session)
                 except AcemuxError as err:
                     self.events.upstream_error(self, "getstream_failed")
                     self.last_error = f"getstream failed: {err.message}"
@@ -291,10 +312,16 @@ class ChannelSession:
             return None, "getstream_failed", self.last_error or "no engine session"
         if self.state != "reconnecting":
             self.state = "prebuffering"
+        self._cut = None
         try:
-            resp = await self.member.client.open_playback(self.info.playback_url)
+            async with asyncio.timeout(None) as self._opening:  # a failover may cut the wait
+                resp = await self.member.client.open_playback(self.info.playback_url)
         except AcemuxError as err:
             return None, "open_failed", err.message
+        except TimeoutError:
+            return None, *(self._cut or ("failover", "failed over"))
+        finally:
+            self._opening = None
         self._upstream = resp
         self._cut = None
         self._aligner.reset()  # a partial packet of the old connection is dropped
@@ -309,6 +336,8 @@ class ChannelSession:
                     break
                 if first_at is None:
                     first_at = self._loop.time()
+                    if self.sources is not None:
+                        self.sources.delivered()  # the source works: its time to first byte
                 self._on_data(data)
         except (aiohttp.ClientError, OSError) as err:
             if self._cut is None:
@@ -375,6 +404,8 @@ class ChannelSession:
                 self.engine_stats = await member.client.stat(info.stat_url)
             except AcemuxError as err:
                 self.engine_stats = {"error": err.message}
+            if self.sources is not None:
+                self.sources.engine_stats(self.engine_stats)
 
     async def _heartbeat_loop(self) -> None:
         """Null packets for silent viewers; a stalled upstream is cut so it reconnects."""
@@ -385,9 +416,23 @@ class ChannelSession:
             if now - self.last_sent_at >= SILENCE_BEFORE_FILLER:
                 self.audience.send_filler()
             silent = now - self.last_data_at
-            if silent >= stall and self._upstream is not None and self._cut is None:
-                self._cut = ("stall", f"upstream stalled for {stall:g} s")
-                self._upstream.close()
+            if silent >= stall and self._upstream is not None:
+                self._cut_upstream("stall", f"upstream stalled for {stall:g} s")
+            # A named channel's source that failed: the next one is spliced in.
+            if self.sources is not None and (self._upstream or self._opening) and not self._cut:
+                failed = self.sources.check(self.bytes_in)
+                if failed is not None and self.sources.fail_over(failed):
+                    self._cut_upstream("failover", f"failover: {failed}")
+
+    def _cut_upstream(self, cause: str, why: str) -> None:
+        """End the connection (or its wait for headers); the reader reconnects and splices."""
+        if self._cut is not None:
+            return
+        self._cut = (cause, why)
+        if self._upstream is not None:
+            self._upstream.close()
+        elif self._opening is not None:
+            self._opening.reschedule(self._loop.time())
 
     # -- viewers -----------------------------------------------------------------
 
@@ -406,7 +451,7 @@ class ChannelSession:
             return
         await self.audience.serve(viewer, drain)
 
-    def request_reconnect(self, reason: str) -> None:
+    def request_reconnect(self, reason: str) -> bool:
         """Reconnect the upstream, cutting it right before the next keyframe.
 
         Viewers see whole frames up to the cut, then the new connection from its
@@ -414,6 +459,7 @@ class ChannelSession:
         """
         if self._upstream is not None:
             self._reconnect_asked = reason
+        return self._upstream is not None
 
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""
@@ -424,6 +470,7 @@ class ChannelSession:
         return {
             "id": self.key.value,
             "key": self.key.name,
+            "source": self._source.name if self.sources is not None and self._source else None,
             "selector": self.key.kind,
             "state": self.state,
             "engine": self.member.url if self.member else None,

@@ -1,9 +1,10 @@
-"""The acexy-compatible surface: /ace/getstream (query and path forms) and /ace/status."""
+"""The acexy-compatible surface: /ace/getstream (query, path and .ts forms) and /ace/status."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Callable
 
 from aiohttp import web
 
@@ -11,7 +12,11 @@ from acemux.errors import BadRequest, NotFound
 from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
-from acemux.web.keys import REGISTRY, SETTINGS
+from acemux.web.auth import request_user
+from acemux.web.keys import DIRECTORY, REGISTRY, SETTINGS
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +39,28 @@ def _channel_key(request: web.Request, path_id: str | None = None) -> ChannelKey
 
 @routes.get("/ace/getstream")
 async def getstream(request: web.Request) -> web.StreamResponse:
-    return await _stream(request, _channel_key(request))
+    return await stream(request, _channel_key(request))
 
 
+# The .ts alias tells players that go by the URL (Jellyfin) that this is MPEG-TS. It
+# must be registered before the plain path form, which would take "<id>.ts" as the
+# id; decorators register from the bottom up.
 @routes.get("/ace/getstream/{content_id}")
+@routes.get("/ace/getstream/{content_id}.ts")
 async def getstream_path(request: web.Request) -> web.StreamResponse:
-    return await _stream(request, _channel_key(request, request.match_info["content_id"]))
+    return await stream(request, _channel_key(request, request.match_info["content_id"]))
 
 
-async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
+async def stream(
+    request: web.Request, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
+) -> web.StreamResponse:
+    """Serve the channel's TS stream; `plan` makes a named channel's source plan."""
+    if request.method == "HEAD":
+        # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
+        # GET's status and headers at once, no body, and no channel at the engine.
+        return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
-    async with request.app[REGISTRY].channel(key) as session:
+    async with request.app[REGISTRY].channel(key, plan) as session:
         resp = web.StreamResponse(headers=STREAM_HEADERS)
         resp.force_close()  # a stream ends its connection; players reconnect afresh
         writer = await resp.prepare(request)
@@ -59,6 +75,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
             chunked=getattr(writer, "chunked", False),
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
+            user=user.name if (user := request_user(request)) else None,
         )
         log.info(
             "channel %s: viewer %d joined from %s",
@@ -102,4 +119,5 @@ async def status(request: web.Request) -> web.Response:
     session = registry.find(key.value)
     if session is None:
         raise NotFound(f"stream {key.value} is not playing")
-    return web.json_response(session.describe())
+    channel = request.app[DIRECTORY].known(session.key.value)  # its playlist name and logo
+    return web.json_response({**session.describe(), "channel": channel and channel.describe()})

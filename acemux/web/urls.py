@@ -27,8 +27,10 @@ def _first(value: str | None) -> str:
     return (value or "").split(",")[0].strip()
 
 
-def public_base(request: web.Request, trust_forwarded: bool) -> str:
-    """`scheme://host[:port]` of acemux as the player reached it."""
+def public_base(request: web.Request, trust_forwarded: bool, public_url: str = "") -> str:
+    """`scheme://host[:port]` of acemux as the player reached it (public_url when set)."""
+    if public_url:
+        return public_url
     scheme, host = request.scheme, request.host
     if trust_forwarded:
         proto = _first(request.headers.get("X-Forwarded-Proto")).lower()
@@ -48,18 +50,36 @@ def client_address(request: web.Request, trust_forwarded: bool) -> str:
     return forwarded_for or request.remote or ""
 
 
-def channel_query(key: ChannelKey, token: str | None) -> str:
-    params = [(key.kind, key.value), *key.extra]
+def channel_query(key: ChannelKey, token: str | None, selector: bool = True) -> str:
+    params = [(key.kind, key.value)] if selector else []
+    params += key.extra
     if token:
         params.append(("token", token))
     return urlencode(params, quote_via=quote)
 
 
+def _token_query(token: str | None) -> str:
+    return f"?{urlencode([('token', token)], quote_via=quote)}" if token else ""
+
+
 def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False) -> str:
-    """The channel's TS stream, or its HLS playlist."""
-    path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
-    return f"{base}{path}?{channel_query(key, token)}"
+    """The channel's TS stream, or its HLS playlist.
+
+    TS links by content id take the `/ace/getstream/<id>.ts` form: players that
+    judge a link by its name (Jellyfin) then know it is MPEG-TS without a probe.
+    The path names a content id, so infohash links keep the query form. A named
+    channel has URLs of its own (`/channel/<slug>.ts`, `/channel/<slug>.m3u8`).
+    """
+    if key.kind == "channel":
+        return f"{base}/channel/{key.value}{'.m3u8' if hls else '.ts'}{_token_query(token)}"
+    if hls or key.kind != "id":
+        path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
+        return f"{base}{path}?{channel_query(key, token)}"
+    rest = channel_query(key, token, selector=False)
+    return f"{base}/ace/getstream/{key.value}.ts" + (f"?{rest}" if rest else "")
 
 
 def segment_url(base: str, key: ChannelKey, number: int, token: str | None) -> str:
+    if key.kind == "channel":
+        return f"{base}/channel/{key.value}/segment/{number}.ts{_token_query(token)}"
     return f"{base}/ace/segment/{number}.ts?{channel_query(key, token)}"

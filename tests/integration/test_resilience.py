@@ -27,12 +27,22 @@ def splice_offsets(data: bytes) -> list[int]:
     decoding from it sees the whole restart.
     """
     offsets = []
-    for at in range(0, len(data) - len(data) % PACKET_SIZE, PACKET_SIZE):
+    start = packet_start(data)
+    for at in range(start, len(data) - PACKET_SIZE + 1, PACKET_SIZE):
         adaptation_only = (data[at + 3] >> 4) & 0x3 == 0x2
         pid = (data[at + 1] & 0x1F) << 8 | data[at + 2]
         if pid == 0 and adaptation_only and data[at + 4] and data[at + 5] & 0x80:
             offsets.append(at)
     return offsets
+
+
+def packet_start(data: bytes) -> int:
+    """Where whole packets begin in `data` (a recording may be cut anywhere)."""
+    for start in range(PACKET_SIZE):
+        probes = range(start, min(len(data), start + 8 * PACKET_SIZE), PACKET_SIZE)
+        if all(data[at] == 0x47 for at in probes):
+            return start
+    raise AssertionError("no packet boundary found")
 
 
 def whole(data: bytes) -> bytes:

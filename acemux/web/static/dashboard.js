@@ -57,12 +57,14 @@ async function api(method, path) {
 async function refresh() {
   clearTimeout(timer);
   try {
-    const [streams, engines] = await Promise.all([
+    const [streams, engines, named] = await Promise.all([
       api("GET", "/api/v1/streams"),
       api("GET", "/api/v1/engines"),
+      api("GET", "/api/v1/channels"),
     ]);
     showProblem("");
     render(streams.streams, engines.engines);
+    renderNamed(named.channels);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (err) {
     if (err instanceof NeedsToken) {
@@ -117,6 +119,29 @@ function render(streams, engines) {
   }
 }
 
+function renderNamed(channels) {
+  // Named channels: which source plays, and each source's state and liveness score.
+  $("named").hidden = channels.length === 0;
+  $("named").querySelector("tbody").replaceChildren(
+    ...channels.map((channel) => {
+      const row = el("tr", "named-channel");
+      row.dataset.slug = channel.slug;
+      const flags = (channel.warm ? " · warm" : "") + (channel.live ? " · live" : "");
+      const sources = el("td", "sources");
+      for (const source of channel.sources) {
+        const item = el("span", "source " + source.state,
+          (source.state === "playing" ? "▶ " : "") + source.id.slice(0, 8) + "… " +
+          source.state + " " + source.score);
+        item.title = source.key + (source.last_error ? "\n" + source.last_error : "");
+        sources.append(item, text(" "));
+      }
+      row.append(el("td", "", channel.name + " (/channel/" + channel.slug + ")"),
+        el("td", "named-state", channel.state + flags), sources);
+      return row;
+    })
+  );
+}
+
 function renderEngines(engines) {
   const box = $("engines");
   box.replaceChildren(
@@ -147,6 +172,15 @@ function newChannelCard(stream) {
 }
 
 function fillChannelCard(card, stream) {
+  // A channel from a playlist shows its number, name and logo; the content id stays as a tooltip.
+  const title = card.querySelector(".channel-id");
+  const channel = stream.channel;
+  title.textContent = channel ? channel.number + " · " + channel.name : stream.key;
+  title.title = stream.key;
+  const logo = card.querySelector(".channel-logo");
+  logo.hidden = !(channel && channel.logo);
+  if (channel && channel.logo && logo.getAttribute("src") !== channel.logo) logo.src = channel.logo;
+
   const state = card.querySelector(".state");
   state.textContent = stream.state;
   state.className = "state " + stream.state;
@@ -195,7 +229,7 @@ function clientRow(stream, client) {
   action.append(drop);
   row.append(
     el("td", "", "#" + client.id),
-    el("td", "", client.address),
+    el("td", "", client.user ? client.user + " @ " + client.address : client.address),
     agent,
     el("td", "", new Date(client.connected_at * 1000).toLocaleTimeString() +
       " (" + duration(client.connected_seconds) + ")"),
