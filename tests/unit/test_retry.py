@@ -60,3 +60,14 @@ def test_a_forced_reconnect_is_at_once_and_counts_as_healthy():
     decision = p.connection_ended(0.2, "forced", "reconnect asked")
     assert (decision.delay, decision.new_session, decision.give_up) == (0.0, False, None)
     assert p.failures == 1
+
+
+def test_a_failover_to_another_source_is_at_once_with_a_fresh_budget():
+    p, clock = policy(retry_budget_seconds=10.0)
+    for _ in range(4):
+        p.connection_ended(0.5, "eof", "upstream ended")
+        clock.now += 3.0
+    decision = p.connection_ended(None, "failover", "failed over")
+    assert (decision.delay, decision.new_session, decision.give_up) == (0.0, False, None)
+    clock.now += 9.0  # within the new source's own budget
+    assert p.connection_ended(None, "open_failed", "refused").give_up is None
