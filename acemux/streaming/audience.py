@@ -1,7 +1,7 @@
 """Audience: everyone watching a channel, fed from its ring without slowing its reader.
 
 The reader hands each chunk to `fanout`, which writes it straight to every
-caught-up viewer's transport (one `writelines` per viewer per chunk, no queue,
+caught-up viewer's transport (one `write` per viewer per chunk, no queue,
 no task). A viewer whose socket backs up is handed to its own request task
 (`serve`), which feeds it from the ring at the pace its socket drains, moves it
 to the live edge when it falls out of the ring, and drops it when it stalls.
@@ -18,7 +18,7 @@ from acemux.logs import ids
 from acemux.streaming.events import VIEWER_STALLED
 from acemux.streaming.index import JoinPoint
 from acemux.streaming.ts import null_packets
-from acemux.streaming.viewer import Viewer, size_line
+from acemux.streaming.viewer import Viewer
 
 if TYPE_CHECKING:
     from acemux.streaming.session import ChannelSession
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILLER = null_packets(7)  # ~42 kbit/s at one burst per heartbeat
-FILLER_SIZE_LINE = size_line(FILLER)
 
 
 class Audience:
@@ -45,7 +44,6 @@ class Audience:
 
     def fanout(self, seq: int, chunk: bytes) -> None:
         """Write a chunk to every caught-up viewer; hand backed-up ones to their task."""
-        line = size_line(chunk)
         high = self._high_water
         fell_behind = False
         for viewer in self._live:
@@ -56,7 +54,7 @@ class Audience:
                 viewer.wake.set()
                 fell_behind = True
                 continue
-            viewer.send(chunk, line)
+            viewer.send(chunk)
         if fell_behind:
             self._live = [v for v in self._live if v.live]
 
@@ -64,7 +62,7 @@ class Audience:
         """Null packets to caught-up viewers, so players keep a silent stream open."""
         for viewer in self._live:
             if viewer.backlog() <= self._high_water and not viewer.transport.is_closing():
-                viewer.send(FILLER, FILLER_SIZE_LINE)
+                viewer.send(FILLER)
 
     def end_all(self, reason: str) -> None:
         for viewer in list(self.viewers.values()):
@@ -105,7 +103,7 @@ class Audience:
         if join is None:
             # Nothing decodable held yet: null packets at once, so the player
             # sees a stream, then the next chunk the engine sends.
-            viewer.send(FILLER, FILLER_SIZE_LINE)
+            viewer.send(FILLER)
             viewer.live = True
             self._live.append(viewer)
         else:
@@ -117,7 +115,7 @@ class Audience:
         chunk = self._ring.get(seq)
         assert chunk is not None, "join points never outlive their chunk"
         tail = point.prefix + chunk[point.offset :] if point.offset or point.prefix else chunk
-        viewer.send(tail, size_line(tail))
+        viewer.send(tail)
         viewer.cursor = seq + 1
 
     async def _catch_up(self, viewer: Viewer, drain: Callable[[], Awaitable[object]]) -> None:
@@ -138,7 +136,7 @@ class Audience:
                 viewer.live = True
                 self._live.append(viewer)
                 return
-            viewer.send(chunk, size_line(chunk))
+            viewer.send(chunk)
             viewer.cursor += 1
 
     def _skip_to_live_edge(self, viewer: Viewer) -> None:

@@ -1,8 +1,9 @@
 """A Viewer: one HTTP client of a channel, written to straight through its transport.
 
 The channel's reader writes each chunk to every caught-up viewer's transport
-itself (one `writelines` per viewer per chunk, the chunked-encoding framing
-written here), so there is no per-viewer queue or task on the hot path. A
+itself (one `write` per viewer per chunk: the response is close-delimited, see
+acemux/web/live.py, so there is no framing), so there is no per-viewer queue or
+task on the hot path. A
 viewer whose socket backs up is handed to its own request task, which serves
 it from the shared ring at the pace it drains.
 """
@@ -14,8 +15,6 @@ import itertools
 import socket
 import time
 
-CRLF = b"\r\n"
-
 _ids = itertools.count(1)
 
 
@@ -26,7 +25,6 @@ class Viewer:
         "user_agent",
         "connected_at",
         "transport",
-        "chunked",
         "live",
         "cursor",
         "bytes_sent",
@@ -39,7 +37,6 @@ class Viewer:
     def __init__(
         self,
         transport: asyncio.Transport,
-        chunked: bool,
         address: str = "",
         user_agent: str = "",
     ) -> None:
@@ -48,7 +45,6 @@ class Viewer:
         self.user_agent = user_agent
         self.connected_at = time.time()
         self.transport = transport
-        self.chunked = chunked
         self.live = False  # True while the reader writes to it directly
         self.cursor = 0  # next ring sequence it needs, while not live
         self.bytes_sent = 0
@@ -57,12 +53,8 @@ class Viewer:
         self.ended = False
         self.end_reason = ""
 
-    def send(self, chunk: bytes, size_line: bytes) -> None:
-        """Write one chunk; `size_line` is its chunked-encoding size header."""
-        if self.chunked:
-            self.transport.writelines((size_line, chunk, CRLF))
-        else:
-            self.transport.write(chunk)
+    def send(self, chunk: bytes) -> None:
+        self.transport.write(chunk)
         self.bytes_sent += len(chunk)
 
     def backlog(self) -> int:
@@ -87,10 +79,6 @@ class Viewer:
             "skips": self.skips,
             "backlog_bytes": self.backlog() if not self.transport.is_closing() else 0,
         }
-
-
-def size_line(chunk: bytes) -> bytes:
-    return b"%x\r\n" % len(chunk)
 
 
 # A viewer whose device vanished without closing (suspended, Wi-Fi lost) is found

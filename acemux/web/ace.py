@@ -12,6 +12,7 @@ from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
 from acemux.web.keys import REGISTRY, SETTINGS
+from acemux.web.live import start_live_response
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,14 @@ async def getstream_path(request: web.Request) -> web.StreamResponse:
 async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key) as session:
-        resp = web.StreamResponse(headers=STREAM_HEADERS)
-        resp.force_close()  # a stream ends its connection; players reconnect afresh
-        writer = await resp.prepare(request)
-        transport = request.transport
-        if transport is None or transport.is_closing() or writer is None:
+        resp, transport, drain = await start_live_response(request, STREAM_HEADERS)
+        if transport is None:
             return resp
         # Pause the transport at the same mark where acemux stops writing to it live.
         transport.set_write_buffer_limits(high=settings.client_high_water)
         enable_keepalive(transport)
         viewer = Viewer(
             transport,
-            chunked=getattr(writer, "chunked", False),
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
         )
@@ -68,7 +65,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
             extra=ids(key.name, viewer.id),
         )
         try:
-            await session.serve(viewer, writer.drain)
+            await session.serve(viewer, drain)
         finally:
             log.info(
                 "channel %s: viewer %d left (%s), %d bytes",
