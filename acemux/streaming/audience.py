@@ -18,7 +18,7 @@ from acemux.logs import ids
 from acemux.streaming.events import VIEWER_STALLED
 from acemux.streaming.index import JoinPoint
 from acemux.streaming.ts import null_packets
-from acemux.streaming.viewer import Viewer
+from acemux.streaming.viewer import LiveTally, Viewer
 
 if TYPE_CHECKING:
     from acemux.streaming.session import ChannelSession
@@ -36,6 +36,7 @@ class Audience:
         self._stall_seconds = settings.client_stall_seconds
         self.viewers: dict[int, Viewer] = {}
         self._live: list[Viewer] = []  # caught up: written to by fanout
+        self._tally = LiveTally()  # bytes fanout wrote to each of them
         self.bytes_out_departed = 0  # bytes sent to viewers that have left
 
     @property
@@ -43,18 +44,22 @@ class Audience:
         return self.bytes_out_departed + sum(v.bytes_sent for v in self.viewers.values())
 
     def fanout(self, seq: int, chunk: bytes) -> None:
-        """Write a chunk to every caught-up viewer; hand backed-up ones to their task."""
+        """Write a chunk to every caught-up viewer; hand backed-up ones to their task.
+
+        The per-viewer work is one check and one write: this loop is the hot path.
+        """
         high = self._high_water
         fell_behind = False
         for viewer in self._live:
             transport = viewer.transport
             if transport.get_write_buffer_size() > high or transport.is_closing():
-                viewer.live = False
+                viewer.leave_live()
                 viewer.cursor = seq
                 viewer.wake.set()
                 fell_behind = True
                 continue
-            viewer.send(chunk)
+            transport.write(chunk)
+        self._tally.bytes += len(chunk)
         if fell_behind:
             self._live = [v for v in self._live if v.live]
 
@@ -94,7 +99,7 @@ class Audience:
             self.viewers.pop(viewer.id, None)
             self.bytes_out_departed += viewer.bytes_sent
             if viewer.live:
-                viewer.live = False
+                viewer.leave_live()
                 self._live = [v for v in self._live if v is not viewer]
             session.events.viewer_left(session, viewer, viewer.end_reason or "disconnected")
 
@@ -104,7 +109,7 @@ class Audience:
             # Nothing decodable held yet: null packets at once, so the player
             # sees a stream, then the next chunk the engine sends.
             viewer.send(FILLER)
-            viewer.live = True
+            viewer.go_live(self._tally)
             self._live.append(viewer)
         else:
             self._send_from_join(viewer, join)
@@ -133,7 +138,7 @@ class Audience:
                 continue
             chunk = ring.get(viewer.cursor)
             if chunk is None:  # reached the newest chunk: the reader takes over
-                viewer.live = True
+                viewer.go_live(self._tally)
                 self._live.append(viewer)
                 return
             viewer.send(chunk)

@@ -18,6 +18,19 @@ import time
 _ids = itertools.count(1)
 
 
+class LiveTally:
+    """Bytes a channel has written to its caught-up viewers, per viewer (each got them all).
+
+    While a viewer is live its bytes are this tally's growth since it joined
+    the live set, so the fan-out loop counts once per chunk, not per viewer.
+    """
+
+    __slots__ = ("bytes",)
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+
 class Viewer:
     __slots__ = (
         "id",
@@ -27,7 +40,9 @@ class Viewer:
         "transport",
         "live",
         "cursor",
-        "bytes_sent",
+        "_sent",
+        "_tally",
+        "_tally_base",
         "skips",
         "wake",
         "ended",
@@ -47,7 +62,9 @@ class Viewer:
         self.transport = transport
         self.live = False  # True while the reader writes to it directly
         self.cursor = 0  # next ring sequence it needs, while not live
-        self.bytes_sent = 0
+        self._sent = 0  # bytes written by `send`
+        self._tally: LiveTally | None = None  # while live: the channel's live tally
+        self._tally_base = 0  # its value when the viewer went live
         self.skips = 0  # times it fell out of the ring and was moved to the live edge
         self.wake = asyncio.Event()  # set when its request task has work: lag or end
         self.ended = False
@@ -55,7 +72,24 @@ class Viewer:
 
     def send(self, chunk: bytes) -> None:
         self.transport.write(chunk)
-        self.bytes_sent += len(chunk)
+        self._sent += len(chunk)
+
+    @property
+    def bytes_sent(self) -> int:
+        tally = self._tally
+        return self._sent + (tally.bytes - self._tally_base if tally is not None else 0)
+
+    def go_live(self, tally: LiveTally) -> None:
+        """From now on the channel's reader writes to it (and counts it in `tally`)."""
+        self.live = True
+        self._tally, self._tally_base = tally, tally.bytes
+
+    def leave_live(self) -> None:
+        tally = self._tally
+        if tally is not None:
+            self._sent += tally.bytes - self._tally_base
+            self._tally = None
+        self.live = False
 
     def backlog(self) -> int:
         return self.transport.get_write_buffer_size()
@@ -65,7 +99,7 @@ class Viewer:
         if not self.ended:
             self.ended = True
             self.end_reason = reason
-            self.live = False
+            self.leave_live()
             self.wake.set()
 
     def describe(self) -> dict:
