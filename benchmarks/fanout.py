@@ -53,7 +53,7 @@ from harness import (
 )
 from profile_summary import summarise
 
-RING_SECONDS = 10.0  # acemux's default --ring-seconds
+RING_SECONDS = 8.0  # acemux's default --ring-seconds
 READ_SIZE = 128 * 1024  # acemux's default --read-size, given to both targets
 BAR_CPU_RATIO = 1.0
 BAR_RSS_KIB = 16

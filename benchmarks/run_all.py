@@ -29,6 +29,7 @@ BENCHMARKS = [
     ("ttfb", "ttfb.py", []),
     ("isolation", "isolation.py", []),
     ("channels", "channels.py", []),
+    ("viewer_memory", "viewer_memory.py", []),
     ("recovery", "recovery.py", []),
 ]
 
