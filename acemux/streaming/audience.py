@@ -55,7 +55,7 @@ class Audience:
             if transport.get_write_buffer_size() > high or transport.is_closing():
                 viewer.leave_live()
                 viewer.cursor = seq
-                viewer.wake.set()
+                viewer.wake()
                 fell_behind = True
                 continue
             transport.write(chunk)
@@ -90,9 +90,9 @@ class Audience:
         self._place_new_viewer(viewer)
         try:
             while not viewer.ended:
-                viewer.wake.clear()
+                viewer.clear_wake()
                 if viewer.live:
-                    await viewer.wake.wait()
+                    await viewer.woken()
                 else:
                     await self._catch_up(viewer, drain)
         finally:
@@ -163,7 +163,7 @@ class Audience:
     async def _wait_drained(self, viewer: Viewer, drain: Callable[[], Awaitable[object]]) -> None:
         """Wait for the viewer's socket to drain; drop it if it stays stalled too long."""
         drained = asyncio.ensure_future(drain())
-        woken = asyncio.ensure_future(viewer.wake.wait())
+        woken = viewer.woken()
         try:
             done, _ = await asyncio.wait(
                 (drained, woken),

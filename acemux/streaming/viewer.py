@@ -44,7 +44,8 @@ class Viewer:
         "_tally",
         "_tally_base",
         "skips",
-        "wake",
+        "_woken",
+        "_waiter",
         "ended",
         "end_reason",
     )
@@ -66,7 +67,10 @@ class Viewer:
         self._tally: LiveTally | None = None  # while live: the channel's live tally
         self._tally_base = 0  # its value when the viewer went live
         self.skips = 0  # times it fell out of the ring and was moved to the live edge
-        self.wake = asyncio.Event()  # set when its request task has work: lag or end
+        # Its request task has work (lag or end) when woken. A bare future, made
+        # only while the task waits: an asyncio.Event would cost a deque per viewer.
+        self._woken = False
+        self._waiter: asyncio.Future | None = None
         self.ended = False
         self.end_reason = ""
 
@@ -91,6 +95,25 @@ class Viewer:
             self._tally = None
         self.live = False
 
+    def wake(self) -> None:
+        """Tell its request task there is work: it fell behind, or it ends."""
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def woken(self) -> asyncio.Future:
+        """A future done when it is woken; at once if it was since `clear_wake`."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self._woken:
+            waiter.set_result(None)
+        self._waiter = waiter
+        return waiter
+
+    def clear_wake(self) -> None:
+        self._woken = False
+        self._waiter = None
+
     def backlog(self) -> int:
         return self.transport.get_write_buffer_size()
 
@@ -100,7 +123,7 @@ class Viewer:
             self.ended = True
             self.end_reason = reason
             self.leave_live()
-            self.wake.set()
+            self.wake()
 
     def describe(self) -> dict:
         return {
