@@ -44,7 +44,8 @@ BAR_ADDED_P99_MS = 25.0  # over a direct read of the engine, at every rate
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--mbps", default="2,8,20", help="stream rates to test, Mbit/s")
-    parser.add_argument("--clients", type=int_list, default=[1, 100, 1000])
+    # 100 clients: one load-client process cannot read 1000 sockets every 10 ms on time.
+    parser.add_argument("--clients", type=int_list, default=[1, 100])
     parser.add_argument("--interval-ms", type=float, default=10.0, help="engine chunk interval")
     parser.add_argument("--window", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=1.0)
