@@ -327,10 +327,15 @@ def main() -> int:
             growth = last["rss_kib_per_client"]
             if not math.isnan(growth):
                 step_from = ace[-2]["clients"] if len(ace) > 1 else 0
+                # The bar is for viewers reading at the stream's rate (paced).
+                bar = (
+                    f" (bar <= {BAR_RSS_KIB} KiB: {verdict(growth <= BAR_RSS_KIB, args.quick)})"
+                    if mbps
+                    else ""
+                )
                 parts.append(
                     f"{label} RSS +{growth:.1f} KiB per viewer from N={step_from} to "
-                    f"{last['clients']} (bar <= {BAR_RSS_KIB} KiB: "
-                    f"{verdict(growth <= BAR_RSS_KIB, args.quick)})"
+                    f"{last['clients']}{bar}"
                 )
     if ratios:
         print()
