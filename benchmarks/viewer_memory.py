@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from harness import Bench, base_parser, content_id, print_machine, rss_kib, run_main, summary
+from harness import (
+    Bench,
+    base_parser,
+    content_id,
+    print_machine,
+    rss_kib,
+    run_main,
+    summary,
+    write_json,
+)
 
 READ_BUF = bytearray(256 * 1024)
 OURS = ("/acemux/", "/aiohttp/", "/asyncio/", "/uvloop/")
@@ -161,7 +170,7 @@ def _sessions(server: Any) -> list[Any]:
 def main() -> int:
     args = parse_args()
     print(f"memory per viewer: {args.base} viewers, then {args.more} more, {args.mbps:g} Mbit/s")
-    print_machine(args.src)
+    machine = print_machine(args.src)
     sys.path.insert(0, str(Path(args.src).resolve()))
     with Bench(args) as bench:
         _engine, engine_url = bench.fake_engine(args.mbps)
@@ -177,6 +186,7 @@ def main() -> int:
     for where, size in top:
         objects = result["counts"][where] / args.more
         print(f"| {size / args.more:.0f} | {objects:.1f} | {where} |")
+    write_json(args.json, {"machine": machine, "args": vars(args), "result": result})
     summary(
         "viewer_memory",
         f"{per_viewer / 1024:.2f} KiB traced and {result['rss_kib_per_viewer']:.1f} KiB RSS per "
