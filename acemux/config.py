@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     ring_bytes: int = Field(
         64 * MiB,  # 10 s at 50 Mbit/s
         ge=256 * 1024,
-        description="Cap on a channel's recent-stream buffer in bytes, whatever --ring-seconds says.",
+        description="Byte cap on a channel's recent-stream buffer, whatever --ring-seconds says.",
     )
     read_size: int = Field(
         # 128 KiB holds what an engine writes at once at 20 Mbit/s: one chunk, one

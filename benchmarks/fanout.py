@@ -149,7 +149,8 @@ def run_target(bench: Bench, args: Any, target: str, mbps: float) -> list[dict[s
         alive = min(r["alive"] for r in windows)
         rows.append(row)
         print(
-            f"{mbps:g} Mbit/s {target:8} N={n:<4} {row['mbytes_per_s']:8.1f} MB/s  cpu {row['cpu_pct']:5.1f}%"
+            f"{mbps:g} Mbit/s {target:8} N={n:<4} {row['mbytes_per_s']:8.1f} MB/s"
+            f"  cpu {row['cpu_pct']:5.1f}%"
             f"  {row['cpu_s_per_gb']:.3f} s/GB ({row['cpu_s_per_gb_min']:.3f}-"
             f"{row['cpu_s_per_gb_max']:.3f})  rss {row['rss_mib']:.1f} MiB"
             f"  slowest {row['slowest_pct']:.0f}%"

@@ -205,7 +205,8 @@ def main() -> int:
             f" {live_dec_p90:+.1f} ms)"
         ),
         (
-            f"joiner first real byte {percentile(join_real, 50):.1f} ms p50 / {join_p90:.1f} ms p90 "
+            f"joiner first real byte {percentile(join_real, 50):.1f} ms p50"
+            f" / {join_p90:.1f} ms p90 "
             f"(bar <= {BAR_JOIN_TTFB_MS:g}: {verdict(join_p90 <= BAR_JOIN_TTFB_MS, args.quick)})"
         ),
         (
