@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -163,6 +164,10 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     from acemux.web.app import AcemuxServer
 
     async with AcemuxServer(settings):
+        # What startup made (modules, the app) lives as long as the process. Out of
+        # the cyclic GC's way, a full collection scans only what came since: a
+        # profile of one channel and 100 viewers had ~18% of acemux's CPU in the GC.
+        gc.freeze()
         await stop.wait()
 
 

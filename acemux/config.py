@@ -60,10 +60,20 @@ class Settings(BaseSettings):
     grace_seconds: float = Field(
         5.0, ge=0, description="How long a channel stays open after its last viewer leaves."
     )
+    # Channel ring sized in time: memory per channel follows its bitrate (issue 14).
+    ring_seconds: float = Field(
+        # A joiner needs one GOP (the ring keeps the latest keyframe anyway), a
+        # slow viewer some slack; a channel watched over HLS holds its playlist's
+        # window (see segments.py). 8 s: 50 channels at 4 Mbit/s in 190 MiB.
+        8.0,
+        ge=1,
+        le=600,
+        description="Seconds of recent stream kept per channel for joiners and slow viewers.",
+    )
     ring_bytes: int = Field(
-        16 * MiB,
+        64 * MiB,  # 10 s at 50 Mbit/s
         ge=256 * 1024,
-        description="Recent stream data kept per channel for joiners and slow viewers.",
+        description="Byte cap on a channel's recent-stream buffer, whatever --ring-seconds says.",
     )
     read_size: int = Field(
         # 128 KiB holds what an engine writes at once at 20 Mbit/s: one chunk, one

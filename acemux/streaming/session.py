@@ -69,7 +69,7 @@ class ChannelSession:
         self._on_closing = on_closing
         self._on_closed = on_closed
         self._loop = asyncio.get_running_loop()
-        self.ring = ChunkRing(settings.ring_bytes)
+        self.ring = ChunkRing(settings.ring_bytes, settings.ring_seconds)
         self._aligner = PacketAligner()
         self._index = StreamIndex()
         self._stream_start = StreamStart()
@@ -370,7 +370,7 @@ class ChannelSession:
             if self.first_byte_at is None:
                 self.first_byte_at = time.time()
                 self.events.first_byte(self, self.first_byte_at - self.created_at)
-        seq = self.ring.append(chunk, joins)
+        seq = self.ring.append(chunk, joins, self.last_data_at)
         self.audience.fanout(seq, chunk)
         if self._data_waiters:
             self._wake_data_waiters()
