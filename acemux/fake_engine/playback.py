@@ -126,17 +126,18 @@ async def _play(
         await asyncio.sleep(prebuffer)
     await resp.prepare(request)
     rate = faults.rate
+    ts = state.sample_for(session)
     loop = packet = 0
     if faults.start_mode == "live":
         # The live timeline advances in real time (x rate when paced).
         elapsed = clock.time() - state.sessions.live_origin(session.infohash)
-        loop, packet = state.ts.position(elapsed * (rate or 1.0))
+        loop, packet = ts.position(elapsed * (rate or 1.0))
     log.info(
         "playback of %s from loop %d packet %d, rate %s", session.content_id, loop, packet, rate
     )
     writer = _FaultyWriter(resp, session, state.stats, faults)
     skip = MISALIGN_BYTES if faults.misalign else 0
-    async with aclosing(state.ts.stream(rate=rate, loop=loop, packet=packet)) as stream:
+    async with aclosing(ts.stream(rate=rate, loop=loop, packet=packet)) as stream:
         async for chunk in stream:
             if not await writer.write(chunk[skip:] if skip else chunk):
                 return

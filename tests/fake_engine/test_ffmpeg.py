@@ -9,10 +9,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from acemux.fake_engine.tsloop import default_loop
+from acemux.fake_engine import AC3_CONTENT_ID, DEMO_CONTENT_ID
+from acemux.fake_engine.tsloop import ac3_loop, default_loop
 
 from .conftest import MakeEngine
-from .helpers import start_stream
+from .helpers import OTHER_ID, start_stream
 
 pytestmark = [
     pytest.mark.e2e,
@@ -76,3 +77,29 @@ async def test_ffmpeg_decodes_three_loops_seamlessly(tmp_path: Path) -> None:
         last[stream] = (int(dts), int(duration))
         count += 1
     assert count == 4 * (200 + 375)  # 4 loops of 200 video and 375 audio frames
+
+
+async def _probe_codecs(url: str) -> list[str]:
+    out, _ = await run(
+        "ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", url
+    )
+    return sorted(set(out.split()))  # a stream is listed under its program too
+
+
+async def test_ac3_channels_carry_ac3_audio_and_others_aac(
+    make_engine: MakeEngine, client: aiohttp.ClientSession
+) -> None:
+    engine = await make_engine(rate=8, ac3_ids=[OTHER_ID])
+    for content_id, audio in ((AC3_CONTENT_ID, "ac3"), (OTHER_ID, "ac3"), (DEMO_CONTENT_ID, "aac")):
+        r = await start_stream(client, engine, content_id)
+        assert await _probe_codecs(r["playback_url"]) == sorted([audio, "h264"]), content_id
+
+
+async def test_the_ac3_sample_decodes_across_its_loop(tmp_path: Path) -> None:
+    ts = ac3_loop()
+    path = tmp_path / "looped-ac3.ts"
+    path.write_bytes(b"".join(ts.loop_bytes(k) for k in range(3)))
+    _, errors = await run(
+        "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-t", "20", "-f", "null", "-"
+    )
+    assert errors == ""

@@ -22,6 +22,7 @@ def test_wheel_carries_the_sample_the_dashboard_and_the_command(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for needed in (
         "acemux/fake_engine/data/sample.ts",
+        "acemux/fake_engine/data/sample-ac3.ts",
         "acemux/web/static/index.html",
         "acemux/web/static/dashboard.js",
     ):
