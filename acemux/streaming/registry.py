@@ -13,7 +13,9 @@ from typing import AsyncIterator
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
-from acemux.errors import LimitReached, ShuttingDown
+from acemux.errors import BadRequest, LimitReached, ShuttingDown
+from acemux.profiles.recipes import ProfileCatalog
+from acemux.profiles.upstream import ProfileUpstream
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.session import ChannelSession
@@ -31,6 +33,7 @@ class ChannelRegistry:
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
         self._shutting_down = False
+        self.profiles = ProfileCatalog(settings.ffmpeg, settings.profiles)
 
     @asynccontextmanager
     async def channel(self, key: ChannelKey) -> AsyncIterator[ChannelSession]:
@@ -56,7 +59,10 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            session = ChannelSession(key, self.pool, self._settings, self._forget, self.events)
+            upstream = self._profile_upstream(key) if key.profile else None
+            session = ChannelSession(
+                key, self.pool, self._settings, self._forget, self.events, upstream=upstream
+            )
             self._channels[key] = session
             session.start()
             log.info("channel %s opened", key.name)
@@ -66,6 +72,14 @@ class ChannelRegistry:
             )
         session.hold()
         return session
+
+    def _profile_upstream(self, key: ChannelKey) -> ProfileUpstream:
+        """A profile's channel reads ffmpeg over the raw channel (see acemux/profiles)."""
+        profile = self.profiles.get(key.profile)
+        if profile is None:
+            known = ", ".join(self.profiles.names())
+            raise BadRequest(f"unknown profile {key.profile!r} (this acemux has: {known})")
+        return ProfileUpstream(self, key, profile, self.profiles.ffmpeg, self._settings)
 
     def _forget(self, session: ChannelSession) -> None:
         """Called by a closing session: new requests for its key start a fresh one."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import aiohttp
 
@@ -35,6 +35,9 @@ from acemux.streaming.ts import PacketAligner
 from acemux.streaming.viewer import Viewer
 from acemux.tasks import cancel_and_wait
 
+if TYPE_CHECKING:
+    from acemux.streaming.upstream import Upstream
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.25
@@ -49,8 +52,10 @@ class ChannelSession:
         settings: Settings,
         on_closing: Callable[["ChannelSession"], None],
         events: ChannelEvents | None = None,
+        upstream: "Upstream | None" = None,
     ) -> None:
         self.key = key
+        self.upstream = upstream  # None: read from an engine
         self.events = events or ChannelEvents()
         self._pool = pool
         self.member: EngineMember | None = None  # the engine carrying the channel
@@ -156,6 +161,9 @@ class ChannelSession:
         return self.member.client if self.member is not None else None
 
     async def _stop_engine_session(self) -> None:
+        if self.upstream is not None:
+            await self.upstream.stop()
+            return
         info, self.info = self.info, None
         if info is not None and self.member is not None:
             await self.member.client.stop(info.command_url)
@@ -182,6 +190,9 @@ class ChannelSession:
         self._close_soon(f"upstream lost: {reason}")
 
     async def _new_engine_session(self, reconnecting: bool = False) -> None:
+        if self.upstream is not None:
+            await self.upstream.start()
+            return
         await self._stop_engine_session()
         member = self.member
         if member is None or not member.healthy or member.client.breaker.failures:
@@ -244,12 +255,15 @@ class ChannelSession:
 
     async def _read_connection(self) -> tuple[bool, str, str]:
         """One upstream connection, read to its end: (got data, cause, why it ended)."""
-        if self.info is None:
+        if self.upstream is None and self.info is None:
             return False, "getstream_failed", self.last_error or "no engine session"
         if self.state != "reconnecting":
             self.state = "prebuffering"
         try:
-            resp = await self.member.client.open_playback(self.info.playback_url)
+            if self.upstream is not None:
+                resp = await self.upstream.open()
+            else:
+                resp = await self.member.client.open_playback(self.info.playback_url)
         except AcemuxError as err:
             return False, "open_failed", err.message
         self._upstream = resp

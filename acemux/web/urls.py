@@ -50,6 +50,8 @@ def client_address(request: web.Request, trust_forwarded: bool) -> str:
 
 def channel_query(key: ChannelKey, token: str | None) -> str:
     params = [(key.kind, key.value), *key.extra]
+    if key.profile:
+        params.append(("profile", key.profile))
     if token:
         params.append(("token", token))
     return urlencode(params, quote_via=quote)
