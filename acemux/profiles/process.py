@@ -55,7 +55,9 @@ class FfmpegProcess:
         assert proc.stdout is not None and proc.stderr is not None
         self.content = _Output(proc.stdout)  # read(n), as the session reads an engine's body
         self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
-        self._stderr_task = asyncio.create_task(self._read_stderr(), name=f"ffmpeg-stderr:{self.pid}")
+        self._stderr_task = asyncio.create_task(
+            self._read_stderr(), name=f"ffmpeg-stderr:{self.pid}"
+        )
         self._feeder: asyncio.Task | None = None
         self.viewer: Viewer | None = None
         self.cpu_seconds = 0.0  # user + system, sampled (see sample_cpu)

@@ -62,7 +62,7 @@ class ChannelKey:
         kind = "infohash" if name == "infohash" else "id"
         profile = query.get("profile", "")
         if profile and not PROFILE_NAME.fullmatch(profile):
-            raise BadRequest("profile must be a profile name (lowercase letters, digits, - and _)")
+            raise BadRequest("profile must be a profile name: lowercase letters, digits, - and _")
         extra = []
         for param, param_value in query.items():
             if param in _NOT_FORWARDED:

@@ -12,6 +12,7 @@ import time
 from aiohttp import web
 
 from acemux.errors import BadRequest, NotFound
+from acemux.profiles.media import describe_media, latest_pmt
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
 from acemux.web.keys import HLS, POOL, RATES, REGISTRY
@@ -75,6 +76,11 @@ async def drop_client(request: web.Request) -> web.Response:
     return web.json_response({"dropped": client_id, "stream": session.key.value})
 
 
+@routes.get("/api/v1/profiles")
+async def list_profiles(request: web.Request) -> web.Response:
+    return web.json_response({"profiles": request.app[REGISTRY].profiles.describe()})
+
+
 @routes.get("/api/v1/engines")
 async def list_engines(request: web.Request) -> web.Response:
     return web.json_response({"engines": request.app[POOL].describe()})
@@ -126,6 +132,8 @@ def _stream(request: web.Request, session: ChannelSession) -> dict:
         "history": rates.history(session),
         "clients": [_client(session, v, bitrate_in, now) for v in session.viewers.values()],
         "hls_clients": hls.viewers() if (hls := request.app[HLS].find(session.key)) else [],
+        "media": describe_media(latest_pmt(session.ring)),  # codecs, for the dashboard's player
+        "profile": session.upstream.describe() if session.upstream else None,
     }
 
 

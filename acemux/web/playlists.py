@@ -36,9 +36,15 @@ def _channel_url(request: web.Request) -> Callable[[ChannelKey], str]:
     fmt = request.query.get("format", "ts")
     if fmt not in FORMATS:
         raise BadRequest("format must be ts or hls")
+    profile = request.query.get("profile", "")
+    if profile and profile not in request.app[REGISTRY].profiles.names():
+        raise BadRequest(f"unknown profile {profile[:32]!r}")
     base = public_base(request, request.app[SETTINGS].trust_forwarded_headers)
     token = request.query.get("token")
-    return lambda key: stream_url(base, key, token, hls=fmt == "hls")
+    # `?profile=` gives every link of this playlist that profile (e.g. aac for a browser).
+    return lambda key: stream_url(
+        base, key.with_profile(profile) if profile else key, token, hls=fmt == "hls"
+    )
 
 
 @routes.get("/playlist/{name}.m3u")

@@ -90,7 +90,8 @@ async def test_ac3_channels_carry_ac3_audio_and_others_aac(
     make_engine: MakeEngine, client: aiohttp.ClientSession
 ) -> None:
     engine = await make_engine(rate=8, ac3_ids=[OTHER_ID])
-    for content_id, audio in ((AC3_CONTENT_ID, "ac3"), (OTHER_ID, "ac3"), (DEMO_CONTENT_ID, "aac")):
+    cases = ((AC3_CONTENT_ID, "ac3"), (OTHER_ID, "ac3"), (DEMO_CONTENT_ID, "aac"))
+    for content_id, audio in cases:
         r = await start_stream(client, engine, content_id)
         assert await _probe_codecs(r["playback_url"]) == sorted([audio, "h264"]), content_id
 
