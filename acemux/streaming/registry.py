@@ -90,9 +90,14 @@ class ChannelRegistry:
         self._closing.add(session)
 
     def find(self, content_id: str) -> ChannelSession | None:
-        """The channel playing `content_id` or infohash (with any extra parameters)."""
+        """The channel playing `content_id` or infohash (with any extra parameters).
+
+        Profiles of it are not it: they are found by their full key name.
+        """
         content_id = content_id.lower()
         for key, session in self._channels.items():
+            if key.profile:
+                continue
             if key.value == content_id or (session.info and session.info.infohash == content_id):
                 return session
         return None

@@ -242,3 +242,12 @@ async def test_playlist_links_carry_the_profile(engine, http, tmp_path):
         want = want.replace("?infohash=" + "c" * 40, "?infohash=" + "c" * 40 + "&profile=aac")
         assert body.decode() == want
         await fetch(http, f"{proxy.url}/playlist/home.m3u?profile=nope", status=400)
+
+
+async def test_status_by_id_names_the_raw_channel_not_its_profile(engine, proxy, http):
+    async with RecordingViewer(http, proxy.url + AAC_URL.format(AC3)) as viewer:
+        await viewer.wait_bytes(100_000, timeout=WAIT)
+        status = await get_json(http, f"{proxy.url}/ace/status?id={AC3}")
+        assert status["key"] == AC3 and status["engine"] == engine.url
+        raw = await get_json(http, f"{proxy.url}/api/v1/streams/{AC3}")
+        assert raw["key"] == AC3
