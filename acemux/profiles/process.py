@@ -98,6 +98,8 @@ class FfmpegProcess:
         assert self.viewer is not None
         try:
             await raw.serve(self.viewer, stdin.drain)
+        except Exception:  # its end is awaited quietly in stop(): say why here
+            log.exception("profile %s: feeding ffmpeg %d failed", self.profile.name, self.pid)
         finally:
             # The raw channel ended (or ffmpeg did): end ffmpeg's input, so it ends too.
             stdin.close()
