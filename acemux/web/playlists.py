@@ -3,7 +3,8 @@
 - `/playlist/<name>.m3u`: a configured source with every stream link made an
   acemux TS link (HLS links with `?format=hls`); nothing else changes.
 - `/playlist.m3u`: the channels played lately, for a quick try in a player.
-- `/api/v1/playlists`: each source's fetch status.
+- `/api/v1/playlists`: each source's fetch status; `/api/v1/playlists/<name>/channels`:
+  its channels (title, group, channel key), for the dashboard's Watch buttons.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from acemux.errors import BadRequest, NotFound
+from acemux.playlists.entries import read_entries
 from acemux.playlists.m3u import StreamLink
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
@@ -79,6 +81,30 @@ async def recent_playlist(request: web.Request) -> web.Response:
 @routes.get("/api/v1/playlists")
 async def playlist_status(request: web.Request) -> web.Response:
     return web.json_response({"playlists": request.app[PLAYLISTS].describe()})
+
+
+@routes.get("/api/v1/playlists/{name}/channels")
+async def playlist_channels(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    template = await request.app[PLAYLISTS].template(name)
+    if template is None:
+        raise NotFound(f"no playlist named {name!r} is configured")
+    channels = []
+    for entry in read_entries(template.render(lambda link: None)).entries:  # links kept as given
+        try:
+            key = ChannelKey.from_query(dict(entry.link.params), entry.link.path_id)
+        except BadRequest:
+            continue
+        channels.append(
+            {
+                "title": entry.title,
+                "group": entry.attr("group-title"),
+                "id": key.value,
+                "selector": key.kind,
+                "key": key.name,
+            }
+        )
+    return web.json_response({"playlist": name, "channels": channels})
 
 
 async def _note_played(request: web.Request, response: web.StreamResponse) -> None:

@@ -126,3 +126,28 @@ async def test_a_failing_profile_is_told_in_words(real_time_engine, http, tmp_pa
                 await save_screenshot(page, tmp_path, "player-error")
     # The browser notes each failed request; nothing else went wrong on the page.
     assert browser.errors and all("502" in e for e in browser.errors), browser.errors
+
+
+async def test_watch_a_playlist_channel_that_is_not_playing_yet(real_time_engine, tmp_path):
+    path = tmp_path / "list.m3u"
+    path.write_text(
+        "#EXTM3U\n"
+        f'#EXTINF:-1 group-title="Sport",Match in AC-3\nacestream://{AC3_CONTENT_ID}\n'
+        f"#EXTINF:-1,Demo\nacestream://{DEMO_CONTENT_ID}\n"
+    )
+    async with running_proxy(real_time_engine.url, playlists=f"home={path}") as proxy:
+        async with chromium_page() as browser:
+            page = browser.page
+            await page.goto(proxy.url + "/")
+            rows = page.locator(".playlist-channel")
+            await expect(rows).to_have_count(2, timeout=LIVE)
+            await expect(page.locator("#no-channels")).to_be_visible()
+            await rows.filter(has_text="Match in AC-3").locator("button.watch").click()
+            await expect(page.locator("#player")).to_have_attribute(
+                "data-profile", "aac", timeout=PLAY
+            )
+            seen = await played_seconds(page, PLAYED_SECONDS)
+            await expect(page.locator("#player-title")).to_contain_text("Match in AC-3")
+            await save_screenshot(page, tmp_path, "player-playlist")
+    assert seen["state"]["error"] is None and seen["audioBytes"] > 0
+    assert browser.errors == []

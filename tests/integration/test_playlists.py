@@ -218,3 +218,18 @@ def test_playlists_setting_from_flag_and_environment(monkeypatch):
     monkeypatch.setenv("ACEMUX_PLAYLISTS", "x=/x.m3u, y=http://y/y.m3u")
     specs = _settings(build_parser().parse_args(["serve"])).playlist_specs
     assert [s.name for s in specs] == ["x", "y"]
+
+
+async def test_playlist_channels_for_the_dashboard(engine, http, tmp_path):
+    path = tmp_path / "list.m3u"
+    path.write_bytes(PLAYLIST)
+    async with running_proxy(engine.url, playlists=f"home={path}") as proxy:
+        body = await get_json(http, f"{proxy.url}/api/v1/playlists/home/channels")
+        await get_json(http, f"{proxy.url}/api/v1/playlists/nope/channels", status=404)
+    assert body["playlist"] == "home"
+    assert [(c["title"], c["group"], c["selector"], c["key"]) for c in body["channels"]] == [
+        ("Demo", "Demo, Test", "id", CID),
+        ("Other", "Engine", "id", OTHER),
+        ("By infohash", "", "infohash", HASH),
+    ]
+    assert engine.stats.getstream_calls == 0, "listing a playlist starts no channel"

@@ -2,11 +2,13 @@
 // (shipped in /static/vendor, no CDN). A channel whose audio or video a browser cannot
 // play (the PMT says AC-3, MPEG audio, HEVC…) is played through the profile the API
 // names for it (`media.browser_profile`: aac, h264); any other channel as it comes.
-// Uses api() and authHeaders() of dashboard.js.
+// The channels of configured playlists are listed with a Watch button too.
+// Uses api(), authHeaders(), bitrate() and TOKEN_KEY of dashboard.js.
 "use strict";
 
 const PLAYER_INFO_MS = 2000; // how often the line under the picture is refreshed
 const LAYOUT_TRIES = 10; // a just-started channel has no PMT yet: ask again, once a second
+const PLAYLISTS_MS = 60000; // playlists change rarely
 
 const player = {
   box: document.getElementById("player"),
@@ -21,25 +23,31 @@ const player = {
 };
 window.acemuxPlayer = player;
 
-document.getElementById("channels").addEventListener("click", (event) => {
-  const button = event.target.closest("button.watch");
-  if (!button) return;
-  const card = button.closest(".channel");
-  watch(card.dataset.key);
-});
+for (const list of ["channels", "playlist-channels"]) {
+  document.getElementById(list).addEventListener("click", (event) => {
+    const button = event.target.closest("button.watch");
+    if (button) watch({ ...button.closest("[data-key]").dataset });
+  });
+}
 document.getElementById("player-close").addEventListener("click", stopPlayer);
 
-async function watch(key) {
+async function watch(ref) {
+  // ref: {key} of a playing channel, or {key, selector, id, title} of a playlist's channel.
+  const key = ref.key;
   stopPlayer();
   player.box.hidden = false;
-  player.title.textContent = key;
+  player.title.textContent = ref.title ? ref.title + " (" + key + ")" : key;
   showPlayerError("");
   player.info.textContent = "finding out what the channel carries…";
   let stream;
   try {
+    if (!isPlaying(key)) {
+      player.info.textContent = "starting the channel…";
+      await startChannel(ref);
+    }
     stream = await channelWithLayout(key);
   } catch (err) {
-    showPlayerError("Cannot read the channel: " + err.message);
+    showPlayerError("Cannot start the channel: " + err.message);
     return;
   }
   const profile = stream.profile ? stream.profile.name : (stream.media && stream.media.browser_profile);
@@ -52,6 +60,19 @@ async function watch(key) {
   player.box.dataset.profile = profile || "copy";
   refreshInfo();
   start(url);
+}
+
+function isPlaying(key) {
+  return Boolean(document.querySelector(`#channels .channel[data-key="${CSS.escape(key)}"]`));
+}
+
+async function startChannel(ref) {
+  // A channel's first HLS playlist starts it and answers once a first segment (so its PMT) is there.
+  const resp = await fetch(manifestUrl(ref, null), { headers: authHeaders(), cache: "no-store" });
+  if (!resp.ok) {
+    const said = acemuxMessage({ responseText: await resp.text() });
+    throw new Error("HTTP " + resp.status + (said ? ": " + said : ""));
+  }
 }
 
 async function channelWithLayout(key) {
@@ -68,7 +89,8 @@ function manifestUrl(stream, profile) {
   const [, rest = ""] = stream.key.split(/\?(.*)/s);
   const params = new URLSearchParams(rest);
   params.delete("profile");
-  const query = new URLSearchParams({ [stream.selector]: stream.id });
+  const id = stream.id || stream.key.split("?")[0];
+  const query = new URLSearchParams({ [stream.selector || "id"]: id });
   for (const [name, value] of params) query.append(name, value);
   if (profile && profile !== "copy") query.set("profile", profile);
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -145,6 +167,42 @@ function showPlayerError(words) {
   player.error.textContent = words;
   player.error.hidden = !words;
 }
+
+// -- the channels of configured playlists ------------------------------------------
+
+async function loadPlaylists() {
+  const box = document.getElementById("playlist-channels");
+  try {
+    const { playlists } = await api("GET", "/api/v1/playlists");
+    const lists = await Promise.all(
+      playlists.map((p) => api("GET", "/api/v1/playlists/" + encodeURIComponent(p.name) + "/channels"))
+    );
+    document.getElementById("playlist-list").replaceChildren(...lists.map(playlistBlock));
+    box.hidden = lists.every((list) => list.channels.length === 0);
+  } catch {
+    // the dashboard says when acemux does not answer or wants its token
+  }
+  setTimeout(loadPlaylists, PLAYLISTS_MS);
+}
+
+function playlistBlock(list) {
+  const block = el("details", "playlist");
+  block.open = true;
+  block.append(el("summary", "", list.playlist + " (" + list.channels.length + ")"));
+  for (const channel of list.channels) {
+    const row = el("div", "playlist-channel");
+    Object.assign(row.dataset, { key: channel.key, selector: channel.selector, id: channel.id,
+      title: channel.title || channel.key });
+    const watchButton = el("button", "watch", "Watch");
+    watchButton.type = "button";
+    row.append(el("span", "", channel.title || channel.key), el("span", "muted", channel.group),
+      watchButton);
+    block.append(row);
+  }
+  return block;
+}
+
+loadPlaylists();
 
 // -- saying what plays -------------------------------------------------------------
 
