@@ -251,3 +251,14 @@ async def test_status_by_id_names_the_raw_channel_not_its_profile(engine, proxy,
         assert status["key"] == AC3 and status["engine"] == engine.url
         raw = await get_json(http, f"{proxy.url}/api/v1/streams/{AC3}")
         assert raw["key"] == AC3
+
+
+async def test_h264_profile_re_encodes_the_picture_with_keyframes_to_join_at(engine, proxy, http):
+    async with RecordingViewer(http, f"{proxy.url}/ace/getstream?id={AC3}&profile=h264") as viewer:
+        await viewer.wait_bytes(400_000, timeout=WAIT)
+        joins = profile_channel(proxy, "h264").ring.joins()
+    assert joins, "the re-encoded stream has keyframes viewers can join at"
+    data = bytes(viewer.data)
+    assert await probe_codecs(data) == {"video": "h264", "audio": "aac"}
+    code, errors = await decode_bytes(data)
+    assert (code, errors) == (0, "")
