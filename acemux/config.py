@@ -180,6 +180,36 @@ class Settings(BaseSettings):
             "empty: no CORS headers."
         ),
     )
+    # Tuner, guide and users (issue 17): HDHomeRun emulation, SSDP, XMLTV, per-user access.
+    public_url: str = Field(
+        "",
+        description=(
+            "acemux's address as media servers and players reach it (http://192.168.1.5:8080); "
+            "tuner, playlist and guide links use it instead of the request's Host header."
+        ),
+    )
+    tuner_name: str = Field("acemux", description="The HDHomeRun tuners' FriendlyName.")
+    ssdp: bool = Field(
+        False, description="Answer SSDP M-SEARCH on UDP 1900 so media servers find the tuners."
+    )
+    ssdp_port: int = Field(1900, ge=0, le=65535, description="UDP port of SSDP discovery.")
+    guides: str = Field(
+        "",
+        description=(
+            "XMLTV guides besides those the playlists name (url-tvg): name=file-or-URL pairs, "
+            "separated by commas or semicolons."
+        ),
+    )
+    guide_refresh_seconds: float = Field(
+        3600.0, gt=0, description="How long a fetched guide is served before it is fetched again."
+    )
+    guide_max_bytes: int = Field(
+        100 * MiB, ge=1024, description="Largest guide acemux reads (after gunzip), in bytes."
+    )
+    users_file: str = Field(
+        "",
+        description="TOML file of users (tokens hashed, limits, playlists); reloaded on SIGHUP.",
+    )
 
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
@@ -232,6 +262,25 @@ class Settings(BaseSettings):
     @property
     def playlist_specs(self) -> list["PlaylistSpec"]:
         return PlaylistSpec.parse_all(self.playlists)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("public_url must be an http:// or https:// URL")
+        return value
+
+    @field_validator("guides")
+    @classmethod
+    def _guides_are_name_source_pairs(cls, value: str) -> str:
+        PlaylistSpec.parse_all(value)
+        return value.strip()
+
+    @property
+    def guide_specs(self) -> list["PlaylistSpec"]:
+        return PlaylistSpec.parse_all(self.guides)
 
 
 # An origin as browsers send it: scheme://host[:port], nothing after.

@@ -1,13 +1,14 @@
 """HTTP spoken by hand over a real socket, for what aiohttp's client hides.
 
 aiohttp's client never shows bytes a server sends after a HEAD's headers, nor
-how an HTTP/1.0 body is delimited. A RawConnection sends the request bytes a
+how an HTTP/1.0 body is delimited (players, Plex's HTTP/1.0 tuner scans). A RawConnection sends the request bytes a
 player sends and reads exactly what comes back.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from multidict import CIMultiDict
 
@@ -83,3 +84,25 @@ async def head_request(
         conn.send("HEAD", target, {"Connection": "close", **(headers or {})})
         _, status, response_headers = await conn.read_head()
         return status, response_headers, await conn.read_to_eof(limit=0)
+
+
+@dataclass
+class RawResponse:
+    version: str
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+async def raw_request(
+    port: int, path: str, method: str = "GET", version: str = "1.0", timeout: float = 10
+) -> RawResponse:
+    """One request on its own connection, read to the end (the server closes it)."""
+    headers = {} if version == "1.0" else {"Connection": "close"}
+    if method == "POST":
+        headers["Content-Length"] = "0"
+    async with RawConnection(port, timeout) as conn:
+        conn.send(method, path, headers, version)
+        proto, status, response_headers = await conn.read_head()
+        body = await conn.read_to_eof()
+    return RawResponse(proto, status, {k.lower(): v for k, v in response_headers.items()}, body)

@@ -11,7 +11,8 @@ from acemux.errors import BadRequest, NotFound
 from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
-from acemux.web.keys import REGISTRY, SETTINGS
+from acemux.web.auth import request_user
+from acemux.web.keys import DIRECTORY, REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
             chunked=getattr(writer, "chunked", False),
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
+            user=user.name if (user := request_user(request)) else None,
         )
         log.info(
             "channel %s: viewer %d joined from %s",
@@ -110,4 +112,5 @@ async def status(request: web.Request) -> web.Response:
     session = registry.find(key.value)
     if session is None:
         raise NotFound(f"stream {key.value} is not playing")
-    return web.json_response(session.describe())
+    channel = request.app[DIRECTORY].known(session.key.value)  # its playlist name and logo
+    return web.json_response({**session.describe(), "channel": channel and channel.describe()})

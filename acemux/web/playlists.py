@@ -19,7 +19,9 @@ from acemux.playlists.m3u import TS_MIMETYPE_TAG, StreamLink
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.key import ChannelKey
-from acemux.web.keys import PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.auth import own_token
+from acemux.web.keys import GUIDES, PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.tuner import numbered_playlist
 from acemux.web.urls import public_base, stream_url
 
 M3U_TYPE = "audio/x-mpegurl"
@@ -37,8 +39,9 @@ def _channel_url(request: web.Request) -> tuple[bool, Callable[[ChannelKey], str
     fmt = request.query.get("format", "ts")
     if fmt not in FORMATS:
         raise BadRequest("format must be ts or hls")
-    base = public_base(request, request.app[SETTINGS].trust_forwarded_headers)
-    token = request.query.get("token")
+    settings = request.app[SETTINGS]
+    base = public_base(request, settings.trust_forwarded_headers, settings.public_url)
+    token = own_token(request)
     ts = fmt == "ts"
     return ts, lambda key: stream_url(base, key, token, hls=not ts)
 
@@ -58,7 +61,7 @@ async def named_playlist(request: web.Request) -> web.Response:
             return None  # no usable id in it: the link is kept as it is
         return channel_url(key)
 
-    body = template.render(new_url, mark_ts=ts)
+    body = await numbered_playlist(request, name, template.render(new_url, mark_ts=ts))
     return web.Response(body=body, content_type=M3U_TYPE, headers=NO_CACHE)
 
 
@@ -78,7 +81,9 @@ async def recent_playlist(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/playlists")
 async def playlist_status(request: web.Request) -> web.Response:
-    return web.json_response({"playlists": request.app[PLAYLISTS].describe()})
+    return web.json_response(
+        {"playlists": request.app[PLAYLISTS].describe(), "guides": request.app[GUIDES].describe()}
+    )
 
 
 async def _note_played(request: web.Request, response: web.StreamResponse) -> None:

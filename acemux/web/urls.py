@@ -27,8 +27,10 @@ def _first(value: str | None) -> str:
     return (value or "").split(",")[0].strip()
 
 
-def public_base(request: web.Request, trust_forwarded: bool) -> str:
-    """`scheme://host[:port]` of acemux as the player reached it."""
+def public_base(request: web.Request, trust_forwarded: bool, public_url: str = "") -> str:
+    """`scheme://host[:port]` of acemux as the player reached it (public_url when set)."""
+    if public_url:
+        return public_url
     scheme, host = request.scheme, request.host
     if trust_forwarded:
         proto = _first(request.headers.get("X-Forwarded-Proto")).lower()

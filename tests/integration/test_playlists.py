@@ -35,8 +35,8 @@ PLAYLIST = (
 ).encode()
 
 
-def expected(base: str, hls: bool = False, token: str = "") -> bytes:
-    """PLAYLIST with only its three AceStream links pointed at acemux.
+def expected(base: str, hls: bool = False, token: str = "", name: str = "home") -> bytes:
+    """PLAYLIST with only its three AceStream links pointed at acemux, numbered, with acemux's guide.
 
     TS links by content id take the .ts path form, each after a Kodi mimetype
     line; the infohash link keeps the query form; HLS links get no Kodi line.
@@ -52,6 +52,11 @@ def expected(base: str, hls: bool = False, token: str = "") -> bytes:
         return f"{base}/ace/getstream/{value}.ts" + (f"?token={token}" if token else "")
 
     text = PLAYLIST.decode()
+    guide = f"{base}/epg/{name}.xml" + (f"?token={token}" if token else "")
+    text = text.replace("#EXTM3U", f'#EXTM3U url-tvg="{guide}"')
+    for number, title in enumerate(["tvg-id=\"demo\"", "group-title=\"Engine\"", ",By"], 1):
+        text = text.replace(f"#EXTINF:-1 {title}", f'#EXTINF:-1 tvg-chno="{number}" {title}')
+        text = text.replace(f"#EXTINF:-1{title}", f'#EXTINF:-1 tvg-chno="{number}"{title}')
     text = text.replace(f"acestream://{CID}", kodi + link("id", CID))
     text = text.replace(
         f"http://127.0.0.1:6878/ace/getstream?id={OTHER}&pid=7", kodi + link("id", OTHER)
@@ -145,12 +150,13 @@ async def test_remote_playlist_is_cached_then_refreshed(engine, http, origin):
         engine.url, playlists=f"tv={origin.url}", playlist_refresh_seconds=0.3
     ) as proxy:
         url = f"{proxy.url}/playlist/tv.m3u"
-        assert await asyncio.gather(fetch(http, url), fetch(http, url)) == [expected(proxy.url)] * 2
+        want = expected(proxy.url, name="tv")
+        assert await asyncio.gather(fetch(http, url), fetch(http, url)) == [want] * 2
         assert origin.requests == 1, "concurrent requests share one fetch"
         origin.body = PLAYLIST.replace(b"Elsewhere", b"Renamed")
-        assert await fetch(http, url) == expected(proxy.url)  # cached within the interval
+        assert await fetch(http, url) == want  # cached within the interval
         await asyncio.sleep(0.35)  # the refresh interval passes
-        assert await fetch(http, url) == expected(proxy.url).replace(b"Elsewhere", b"Renamed")
+        assert await fetch(http, url) == want.replace(b"Elsewhere", b"Renamed")
         assert origin.requests == 2
         status = status_of(await get_json(http, f"{proxy.url}/api/v1/playlists"), "tv")
     assert status["kind"] == "url" and status["stale"] is False
