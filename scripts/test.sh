@@ -7,6 +7,7 @@ need_apt=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v haproxy >/dev/null || need_apt+=(haproxy)
+command -v ip >/dev/null || need_apt+=(iproute2)  # the SSDP multicast test's network namespace
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

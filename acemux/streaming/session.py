@@ -375,7 +375,7 @@ class ChannelSession:
             return
         await self.audience.serve(viewer, drain)
 
-    def request_reconnect(self, reason: str) -> None:
+    def request_reconnect(self, reason: str) -> bool:
         """Reconnect the upstream, cutting it right before the next keyframe.
 
         Viewers see whole frames up to the cut, then the new connection from its
@@ -383,6 +383,7 @@ class ChannelSession:
         """
         if self._upstream is not None:
             self._reconnect_asked = reason
+        return self._upstream is not None
 
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -11,10 +13,12 @@ from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
-from acemux.web import ace, api, dashboard, hls, monitoring, playlists
+from acemux.tuner.ssdp import start_ssdp
+from acemux.users import Users
+from acemux.web import ace, api, cors, dashboard, guide, hls, monitoring, playlists, tuner
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
-from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS
+from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -25,8 +29,12 @@ MAX_REQUEST_LINE = 16 * 1024
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors, *token_middlewares(settings)])
+    users = Users(settings)
+    # CORS preflights first: browsers send them without the token.
+    middlewares = [*cors.middlewares(settings), json_errors, *token_middlewares(settings, users)]
+    app = web.Application(middlewares=middlewares)
     app[SETTINGS] = settings
+    app[USERS] = users
     app[POOL] = pool = EnginePool(settings)
     app[METRICS] = metrics = Metrics()
     app[REGISTRY] = ChannelRegistry(settings, pool, events=metrics)
@@ -38,9 +46,14 @@ def create_app(settings: Settings) -> web.Application:
     dashboard.add_routes(app)
     hls.setup(app)
     playlists.setup(app)
+    tuner.setup(app)
+    guide.setup(app)
+    cors.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)
+    if settings.users_file:
+        app.cleanup_ctx.append(_reload_users_on_sighup)
     app.on_shutdown.append(_close_channels)
     return app
 
@@ -58,6 +71,14 @@ async def _observers(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[RATES].stop()
     await app[POOL].stop_health_checks()
+
+
+async def _reload_users_on_sighup(app: web.Application) -> AsyncIterator[None]:
+    """`kill -HUP` makes acemux read its users file again (a broken file changes nothing)."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, app[USERS].reload)
+    yield
+    loop.remove_signal_handler(signal.SIGHUP)
 
 
 async def _close_channels(app: web.Application) -> None:
@@ -83,6 +104,7 @@ class AcemuxServer:
             access_log=None,
         )
         self.port = settings.port
+        self._ssdp: asyncio.DatagramTransport | None = None
 
     @property
     def url(self) -> str:
@@ -96,9 +118,22 @@ class AcemuxServer:
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
         self.port = self._runner.addresses[0][1]  # the real port when 0 was asked for
+        if self.settings.ssdp:
+            try:
+                self._ssdp = await start_ssdp(self.settings, self.port)
+            except OSError:
+                await self._runner.cleanup()  # no half-started server is left behind
+                raise
         log.info("acemux %s listening on %s, engine %s", __version__, self.url, self.settings.engine)
 
+    @property
+    def ssdp_port(self) -> int | None:
+        """The UDP port SSDP answers on (the real one when 0 was asked for)."""
+        return self._ssdp.get_extra_info("sockname")[1] if self._ssdp is not None else None
+
     async def stop(self) -> None:
+        if self._ssdp is not None:
+            self._ssdp.close()
         await self._runner.cleanup()
 
     async def __aenter__(self) -> "AcemuxServer":

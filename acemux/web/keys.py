@@ -4,10 +4,13 @@ from aiohttp import web
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
+from acemux.guide.sources import GuideSources
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.hls import HlsChannels
 from acemux.streaming.registry import ChannelRegistry
+from acemux.tuner.directory import ChannelDirectory
+from acemux.users import Users
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -19,3 +22,6 @@ RATES = web.AppKey("rates", RateSampler)
 HLS = web.AppKey("hls", HlsChannels)
 PLAYLISTS = web.AppKey("playlists", PlaylistSources)
 RECENT = web.AppKey("recent_channels", RecentChannels)
+USERS = web.AppKey("users", Users)
+DIRECTORY = web.AppKey("channel_directory", ChannelDirectory)
+GUIDES = web.AppKey("guides", GuideSources)

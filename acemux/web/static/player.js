@@ -174,9 +174,11 @@ async function loadPlaylists() {
   const box = document.getElementById("playlist-channels");
   try {
     const { playlists } = await api("GET", "/api/v1/playlists");
-    const lists = await Promise.all(
+    const answers = await Promise.allSettled(
       playlists.map((p) => api("GET", "/api/v1/playlists/" + encodeURIComponent(p.name) + "/channels"))
     );
+    // A playlist this user may not see (404) or cannot be read now is left out.
+    const lists = answers.filter((a) => a.status === "fulfilled").map((a) => a.value);
     document.getElementById("playlist-list").replaceChildren(...lists.map(playlistBlock));
     box.hidden = lists.every((list) => list.channels.length === 0);
   } catch {
@@ -191,12 +193,11 @@ function playlistBlock(list) {
   block.append(el("summary", "", list.playlist + " (" + list.channels.length + ")"));
   for (const channel of list.channels) {
     const row = el("div", "playlist-channel");
-    Object.assign(row.dataset, { key: channel.key, selector: channel.selector, id: channel.id,
-      title: channel.title || channel.key });
+    const title = channel.name || channel.key;
+    Object.assign(row.dataset, { key: channel.key, selector: channel.selector, id: channel.id, title });
     const watchButton = el("button", "watch", "Watch");
     watchButton.type = "button";
-    row.append(el("span", "", channel.title || channel.key), el("span", "muted", channel.group),
-      watchButton);
+    row.append(el("span", "muted", channel.number), el("span", "", title), watchButton);
     block.append(row);
   }
   return block;
