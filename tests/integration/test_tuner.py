@@ -175,7 +175,7 @@ async def test_token_in_the_path_reaches_the_tuner_and_its_links(engine, playlis
         assert body["LineupURL"] == "http://127.0.0.1/t/tuner-t0ken/hdhr/more/lineup.json"
         path = "/hdhr/more/lineup.json?token=tuner-t0ken"
         lineup = json.loads((await get(proxy.port, path, "1.0")).body)
-        assert all(row["URL"].endswith("&token=tuner-t0ken") for row in lineup)
+        assert all(row["URL"].endswith("token=tuner-t0ken") for row in lineup)
         path = "/discover.json?token=tuner-t0ken"
         discover = json.loads((await get(proxy.port, path, "1.0")).body)
         assert discover["LineupURL"] == "http://127.0.0.1/lineup.json?token=tuner-t0ken"

@@ -74,7 +74,7 @@ async def test_each_user_sees_its_own_playlists_with_its_own_token(engine, http,
         ]
         everything = json.loads(await text(http, f"{base}/t/{ROOT}/lineup.json"))
         assert [row["GuideName"] for row in everything] == ["Sport One", "News"]
-        assert all(row["URL"].endswith(f"&token={ROOT}") for row in everything)
+        assert all(row["URL"].endswith(f"token={ROOT}") for row in everything)
 
 
 async def test_a_wrong_or_missing_token_is_401(engine, http, config):
