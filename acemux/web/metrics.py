@@ -179,7 +179,9 @@ def _profile_metrics(sessions: list[ChannelSession]) -> Iterator[Metric]:
     restarts = CounterMetricFamily(
         "acemux_profile_restarts", "Times a profile's ffmpeg was started again.", labels=labels
     )
-    viewers = GaugeMetricFamily("acemux_profile_viewers", "Viewers of a profile.", labels=labels)
+    viewers = GaugeMetricFamily(
+        "acemux_profile_viewers", "TS viewers of a profile (HLS ones: /api/v1/hls).", labels=labels
+    )
     for session in sessions:
         upstream = session.upstream
         if not isinstance(upstream, ProfileUpstream):
