@@ -14,7 +14,7 @@ from typing import AsyncIterator
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.errors import BadRequest, LimitReached, ShuttingDown
-from acemux.profiles.recipes import ProfileCatalog
+from acemux.profiles.recipes import Profile, ProfileCatalog
 from acemux.profiles.upstream import ProfileUpstream
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
@@ -73,12 +73,20 @@ class ChannelRegistry:
         session.hold()
         return session
 
-    def _profile_upstream(self, key: ChannelKey) -> ProfileUpstream:
-        """A profile's channel reads ffmpeg over the raw channel (see acemux/profiles)."""
+    def check_profile(self, key: ChannelKey) -> Profile | None:
+        """The key's profile (None: the raw channel); BadRequest when there is no such profile."""
+        if not key.profile:
+            return None
         profile = self.profiles.get(key.profile)
         if profile is None:
             known = ", ".join(self.profiles.names())
             raise BadRequest(f"unknown profile {key.profile!r} (this acemux has: {known})")
+        return profile
+
+    def _profile_upstream(self, key: ChannelKey) -> ProfileUpstream:
+        """A profile's channel reads ffmpeg over the raw channel (see acemux/profiles)."""
+        profile = self.check_profile(key)
+        assert profile is not None
         return ProfileUpstream(self, key, profile, self.profiles.ffmpeg, self._settings)
 
     def _forget(self, session: ChannelSession) -> None:

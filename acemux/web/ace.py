@@ -51,6 +51,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
     if request.method == "HEAD":
         # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
         # GET's status and headers at once, no body, and no channel at the engine.
+        request.app[REGISTRY].check_profile(key)  # an unknown one is the GET's 400 too
         return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key) as session:

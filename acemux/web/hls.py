@@ -46,6 +46,7 @@ async def manifest(request: web.Request) -> web.Response:
     key = _channel_key(request)
     if request.method == "HEAD":
         # A probe: the playlist's headers without starting the channel at the engine.
+        request.app[REGISTRY].check_profile(key)  # an unknown one is the GET's 400 too
         return web.Response(content_type=MPEGURL, headers=PLAYLIST_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key) as session:

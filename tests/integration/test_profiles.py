@@ -207,6 +207,13 @@ async def test_unknown_profile_is_a_400(engine, proxy, http):
     status, error = await error_of(http, f"{proxy.url}/ace/getstream?id={AC3}&profile=nope")
     assert status == 400 and "unknown profile 'nope'" in error["message"]
     assert "aac" in error["message"] and engine.stats.getstream_calls == 0
+    # A player's HEAD probe learns the same, stream or HLS; a known profile probes fine.
+    for path in ("/ace/getstream", "/ace/manifest.m3u8"):
+        async with http.head(f"{proxy.url}{path}?id={AC3}&profile=nope") as resp:
+            assert resp.status == 400
+        async with http.head(f"{proxy.url}{path}?id={AC3}&profile=aac") as resp:
+            assert resp.status == 200
+    assert engine.stats.getstream_calls == 0 and ffmpeg_children() == []
 
 
 async def test_copy_is_the_raw_channel(engine, proxy, http):
