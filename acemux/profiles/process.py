@@ -173,6 +173,6 @@ class FfmpegProcess:
 
     def _note_stderr(self, line: bytes) -> None:
         text = line.decode(errors="replace").strip()[:STDERR_LINE_CHARS]
-        if text:
+        if text:  # kept for the exit description; a corrupt input can make many
             self.stderr.append(text)
-            log.info("profile %s: ffmpeg %d: %s", self.profile.name, self.pid, text)
+            log.debug("profile %s: ffmpeg %d: %s", self.profile.name, self.pid, text)

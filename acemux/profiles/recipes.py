@@ -107,8 +107,7 @@ def find_ffmpeg(ffmpeg: str) -> str | None:
 class ProfileCatalog:
     """The profiles this acemux offers: the built-in ones and the configured ones."""
 
-    def __init__(self, ffmpeg: str, user_profiles: str = "") -> None:
-        self.ffmpeg = ffmpeg
+    def __init__(self, user_profiles: str = "") -> None:
         self._profiles = {**BUILT_IN, **parse_profiles(user_profiles)}
 
     def get(self, name: str) -> Profile | None:

@@ -34,13 +34,11 @@ class ProfileUpstream:
         registry: "ChannelRegistry",
         key: ChannelKey,
         profile: Profile,
-        ffmpeg: str,
         settings: Settings,
     ) -> None:
         self._registry = registry
         self._raw_key = key.raw
         self.profile = profile
-        self._ffmpeg = ffmpeg
         self._settings = settings
         self.raw: "ChannelSession | None" = None  # the channel ffmpeg reads
         self._raw_hold: AsyncExitStack | None = None
@@ -110,7 +108,7 @@ class ProfileUpstream:
     # -- inside ------------------------------------------------------------------
 
     async def _spawn(self) -> FfmpegProcess:
-        process = await FfmpegProcess.spawn(self.profile, self._ffmpeg)
+        process = await FfmpegProcess.spawn(self.profile, self._settings.ffmpeg)
         self.processes_started += 1
         assert self.raw is not None
         process.feed_from(self.raw, self._settings.client_high_water)
@@ -123,6 +121,7 @@ class ProfileUpstream:
         await process.stop()
         self._cpu_of_ended += process.cpu_seconds
         self.last_exit = process.exit_description()
+        log.info("profile %s of %s: %s", self.profile.name, self._raw_key.name, self.last_exit)
 
     async def _hold_raw(self) -> None:
         """Hold the raw channel, again after it closed (its engine gave up, it was stopped)."""

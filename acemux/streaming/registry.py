@@ -33,7 +33,7 @@ class ChannelRegistry:
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
         self._shutting_down = False
-        self.profiles = ProfileCatalog(settings.ffmpeg, settings.profiles)
+        self.profiles = ProfileCatalog(settings.profiles)
 
     @asynccontextmanager
     async def channel(self, key: ChannelKey) -> AsyncIterator[ChannelSession]:
@@ -87,7 +87,7 @@ class ChannelRegistry:
         """A profile's channel reads ffmpeg over the raw channel (see acemux/profiles)."""
         profile = self.check_profile(key)
         assert profile is not None
-        return ProfileUpstream(self, key, profile, self.profiles.ffmpeg, self._settings)
+        return ProfileUpstream(self, key, profile, self._settings)
 
     def _forget(self, session: ChannelSession) -> None:
         """Called by a closing session: new requests for its key start a fresh one."""

@@ -57,7 +57,7 @@ def test_configured_profiles_need_ffmpeg_at_start():
 
 
 def test_catalog_lists_copy_the_built_in_and_the_configured_profiles():
-    catalog = ProfileCatalog("ffmpeg", json.dumps({"mono": ["-ac", "1"]}))
+    catalog = ProfileCatalog(json.dumps({"mono": ["-ac", "1"]}))
     assert catalog.names() == ["copy", "aac", "h264", "mono"]
     assert catalog.get("aac") is BUILT_IN["aac"] and catalog.get("copy") is None
     assert "-c:v" in BUILT_IN["aac"].args and "copy" in BUILT_IN["aac"].args
