@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -51,7 +50,6 @@ class FfmpegProcess:
         self._proc = proc
         self.profile = profile
         self.pid = proc.pid
-        self.started_at = time.time()
         assert proc.stdout is not None and proc.stderr is not None
         self.content = _Output(proc.stdout)  # read(n), as the session reads an engine's body
         self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
@@ -113,16 +111,19 @@ class FfmpegProcess:
             raise ProfileError(
                 f"profile {self.profile.name}: ffmpeg gave no output within {timeout:g} s"
             ) from None
-        if not first:
-            code = await self._proc.wait()
+        if not first:  # its output ended: it is exiting, with its reason on stderr
             await asyncio.wait({self._stderr_task}, timeout=STOP_TIMEOUT)
-            raise ProfileError(f"profile {self.profile.name}: {self.exit_description(code)}")
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await self._proc.wait()
+            except TimeoutError:
+                pass  # still running without output: stop() kills it
+            raise ProfileError(f"profile {self.profile.name}: {self.exit_description()}")
         self.content.first = first
 
-    def exit_description(self, code: int | None = None) -> str:
-        code = self._proc.returncode if code is None else code
+    def exit_description(self) -> str:
         said = " / ".join(self.stderr) or "nothing on stderr"
-        return f"ffmpeg ended (exit {code}): {said}"
+        return f"ffmpeg ended (exit {self._proc.returncode}): {said}"
 
     @property
     def returncode(self) -> int | None:
