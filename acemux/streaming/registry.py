@@ -110,6 +110,10 @@ class ChannelRegistry:
                 return session
         return None
 
+    def profiles_of(self, session: ChannelSession) -> list[ChannelSession]:
+        """The profile channels made from a raw channel."""
+        return [s for k, s in self._channels.items() if k.profile and k.raw == session.key]
+
     def sessions(self) -> list[ChannelSession]:
         return list(self._channels.values())
 

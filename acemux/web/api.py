@@ -6,6 +6,7 @@ Everything is read from the one channel registry at request time, so the API,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -51,7 +52,9 @@ async def get_stream(request: web.Request) -> web.Response:
 async def stop_stream(request: web.Request) -> web.Response:
     session = _find(request)
     log.info("channel %s: stop asked through the API", session.key.name)
-    await session.close(STOP_REASON)
+    # Its profiles go too: their ffmpeg would otherwise start the channel again at once.
+    profiles = request.app[REGISTRY].profiles_of(session)
+    await asyncio.gather(*(s.close(STOP_REASON) for s in [*profiles, session]))
     return web.json_response({"stopped": session.key.value, "key": session.key.name})
 
 

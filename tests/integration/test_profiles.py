@@ -269,3 +269,13 @@ async def test_h264_profile_re_encodes_the_picture_with_keyframes_to_join_at(eng
     assert await probe_codecs(data) == {"video": "h264", "audio": "aac"}
     code, errors = await decode_bytes(data)
     assert (code, errors) == (0, "")
+
+
+async def test_stopping_a_channel_stops_its_profiles(engine, proxy, http):
+    async with RecordingViewer(http, proxy.url + AAC_URL.format(AC3)) as viewer:
+        await viewer.wait_bytes(100_000, timeout=WAIT)
+        async with http.delete(f"{proxy.url}/api/v1/streams/{AC3}") as resp:
+            assert resp.status == 200
+        await viewer.wait_ended(timeout=WAIT)
+    assert len(proxy.app[REGISTRY]) == 0 and ffmpeg_children() == []
+    assert engine.stats.getstream_calls == 1, "the profile did not start the channel again"
