@@ -173,6 +173,52 @@ class Settings(BaseSettings):
         5 * MiB, ge=1024, description="Largest playlist source acemux reads, in bytes."
     )
 
+    # -- named channels: ordered sources, failover, liveness, warm channels (issue 16) --
+    channels: str = Field(
+        "",
+        description=(
+            "Named channels: Name=source|source pairs separated by semicolons; a source is a "
+            "40-hex content id, infohash:<40 hex>, or an acestream:// or engine link."
+        ),
+    )
+    channel_no_data_seconds: float = Field(
+        20.0, gt=0, description="A channel's source that sends nothing this long is failed over."
+    )
+    channel_zero_peers_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A source with 0 peers (the engine says) and no data this long is failed over.",
+    )
+    channel_stall_count: int = Field(
+        3, ge=1, description="Stalls of one source within the stall window that fail it over."
+    )
+    channel_stall_window_seconds: float = Field(
+        120.0, gt=0, description="The window in which a source's stalls are counted."
+    )
+    channel_backoff_seconds: float = Field(
+        60.0, gt=0, description="A failed source is not tried again for this long (doubling)."
+    )
+    channel_backoff_max_seconds: float = Field(
+        900.0, gt=0, description="Longest back-off of a source that keeps failing."
+    )
+    channel_live_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="A channel counts as live (?only=live) this long after a source last worked.",
+    )
+    warm_channels: str = Field(
+        "", description="Channel slugs kept tuned without viewers, comma-separated."
+    )
+    warm_channels_max: int = Field(4, ge=0, description="At most this many warm channels.")
+    warm_channels_retune_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "How often a warm channel on a backup source, with no viewers, is checked for a "
+            "return to its preferred source."
+        ),
+    )
+
     # -- CORS: pages on other origins (hls.js, web players) reading what acemux serves
     cors_origins: str = Field(
         "*",
@@ -244,6 +290,14 @@ class Settings(BaseSettings):
     def engines(self) -> list[EngineSpec]:
         return [EngineSpec.parse(part) for part in self.engine.split(",")]
 
+    @field_validator("channels")
+    @classmethod
+    def _channels_are_name_sources_pairs(cls, value: str) -> str:
+        from acemux.channels.catalogue import parse_configured  # it needs Settings itself
+
+        parse_configured(value)
+        return value.strip()
+
     @field_validator("log_format")
     @classmethod
     def _known_log_format(cls, value: str) -> str:
@@ -279,6 +333,11 @@ class Settings(BaseSettings):
         if parse_profiles(self.profiles) and find_ffmpeg(self.ffmpeg) is None:
             raise ValueError(f"profiles are configured but ffmpeg {self.ffmpeg!r} is not found")
         return self
+
+    @property
+    def warm_channel_slugs(self) -> list[str]:
+        slugs = [s.strip().lower() for s in self.warm_channels.split(",") if s.strip()]
+        return list(dict.fromkeys(slugs))
 
     @property
     def playlist_specs(self) -> list["PlaylistSpec"]:

@@ -31,6 +31,7 @@ BENCHMARKS = [
     ("channels", "channels.py", []),
     ("recovery", "recovery.py", []),
     ("profiles", "profiles.py", []),
+    ("warm", "warm.py", []),
 ]
 
 

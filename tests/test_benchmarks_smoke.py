@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["fanout", "latency", "ttfb", "isolation", "channels", "recovery", "profiles"]
+SCRIPTS = [
+    "fanout", "latency", "ttfb", "isolation", "channels", "recovery", "warm", "profiles",
+]
 LIMIT_SECONDS = 50
 
 

@@ -64,6 +64,12 @@ def _id_set(value: Any) -> set[str]:
     return {str(v).lower() for v in value}
 
 
+def _id_seconds(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected {{id: seconds}}, got {value!r}")
+    return {str(k).lower(): _seconds(v) for k, v in value.items()}
+
+
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "drop_after_bytes": _optional_count,
     "stall_after_bytes": _optional_count,
@@ -77,6 +83,9 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "rate": _optional_rate,
     "start_mode": _start_mode,
     "misalign": _flag,
+    # per-id dead sources (channel failover); getstream errors per id: unknown_ids
+    "silent_ids": _id_set,
+    "stall_ids": _id_seconds,
 }
 
 
@@ -94,6 +103,12 @@ class Faults:
     rate: float | None = 1.0  # pacing, x real time; 0 or None: as fast as the reader reads
     start_mode: str = "live"  # join the channel's running timeline, or "start_of_file"
     misalign: bool = False  # start each connection MISALIGN_BYTES into a packet
+    # -- per-id dead sources, matched by content id or infohash (channel failover) --
+    # Resolve, but playback sends nothing (open connections fall silent too) and
+    # stat_url reports 0 peers.
+    silent_ids: set[str] = field(default_factory=set)
+    # {id: N}: each playback connection sends N seconds of stream, then nothing for good.
+    stall_ids: dict[str, float] = field(default_factory=dict)
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = _CHECKS.get(name)
@@ -116,6 +131,7 @@ class Faults:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["unknown_ids"] = sorted(self.unknown_ids)
         data["ac3_ids"] = sorted(self.ac3_ids)
+        data["silent_ids"] = sorted(self.silent_ids)
         return data
 
     def take_getstream_error(self) -> str | None:
@@ -129,3 +145,11 @@ class Faults:
             self.getstream_error = None
             self.getstream_error_count = None
         return error if count > 0 else None
+
+    def silent(self, *ids: str) -> bool:
+        return any(i.lower() in self.silent_ids for i in ids)
+
+    def stall_after(self, *ids: str) -> float | None:
+        """Seconds a connection to one of these ids sends before it stalls for good."""
+        found = [self.stall_ids[i.lower()] for i in ids if i.lower() in self.stall_ids]
+        return min(found) if found else None

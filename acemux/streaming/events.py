@@ -40,7 +40,7 @@ class ChannelEvents:
         """A viewer fell out of the ring and was moved to the live edge."""
 
 
-UPSTREAM_CAUSES = ("eof", "error", "stall", "open_failed", "getstream_failed")
+UPSTREAM_CAUSES = ("eof", "error", "stall", "open_failed", "getstream_failed", "failover")
 
 # The reason a viewer that takes no data for too long leaves with.
 VIEWER_STALLED = "viewer stalled"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
@@ -19,6 +19,9 @@ from acemux.profiles.upstream import ProfileUpstream
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.session import ChannelSession
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +37,29 @@ class ChannelRegistry:
         self._closing: set[ChannelSession] = set()
         self._shutting_down = False
         self.profiles = ProfileCatalog(settings.profiles)
+        # Awaited before a new channel opens: warm channels give up their slot here.
+        self.make_room: Callable[[ChannelKey], Awaitable[None]] | None = None
 
     @asynccontextmanager
-    async def channel(self, key: ChannelKey) -> AsyncIterator[ChannelSession]:
+    async def channel(
+        self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
+    ) -> AsyncIterator[ChannelSession]:
         """Hold a started channel for the body: shared with every other request for it.
 
         The first request creates the channel and its engine session; later ones
         reuse it. On exit the hold is released and the last release starts the
-        grace period.
+        grace period. `plan` makes a named channel's source plan.
         """
-        session = self._hold(key)
+        if self.make_room is not None and key not in self._channels:
+            await self.make_room(key)
+        session = self._hold(key, plan)
         try:
             await session.wait_started()
             yield session
         finally:
             session.release()
 
-    def _hold(self, key: ChannelKey) -> ChannelSession:
+    def _hold(self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None") -> ChannelSession:
         if self._shutting_down:
             raise ShuttingDown("acemux is shutting down")
         session = self._channels.get(key)
@@ -60,8 +69,9 @@ class ChannelRegistry:
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
             upstream = self._profile_upstream(key) if key.profile else None
+            sources = plan() if plan is not None else None
             session = ChannelSession(
-                key, self.pool, self._settings, self._forget, self.events, upstream=upstream
+                key, self.pool, self._settings, self._forget, self.events, sources, upstream
             )
             self._channels[key] = session
             session.start()

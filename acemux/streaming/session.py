@@ -36,6 +36,7 @@ from acemux.streaming.viewer import Viewer
 from acemux.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
     from acemux.streaming.upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,14 @@ class ChannelSession:
         settings: Settings,
         on_closing: Callable[["ChannelSession"], None],
         events: ChannelEvents | None = None,
+        sources: "SourcePlan | None" = None,
         upstream: "Upstream | None" = None,
     ) -> None:
         self.key = key
-        self.upstream = upstream  # None: read from an engine
+        # A named channel's sources (see channels/failover.py); None: the key is the source.
+        self.sources = sources
+        self._source: ChannelKey | None = None  # what the engine session plays
+        self.upstream = upstream  # None: read from an engine (acemux/profiles: an ffmpeg)
         self.events = events or ChannelEvents()
         self._pool = pool
         self.member: EngineMember | None = None  # the engine carrying the channel
@@ -86,6 +91,7 @@ class ChannelSession:
         self._upstream: aiohttp.ClientResponse | None = None
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
+        self._opening: asyncio.Timeout | None = None  # waiting for the stream's headers
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
@@ -101,6 +107,9 @@ class ChannelSession:
     def start(self) -> None:
         self.events.channel_opened(self)
         self._reader = asyncio.create_task(self._run(), name=f"reader:{self.key.name}")
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
 
     async def wait_started(self) -> None:
         """Wait for the engine's getstream answer; raise its error if it failed."""
@@ -201,9 +210,17 @@ class ChannelSession:
             self.member = self._pool.choose(avoid=member, reconnecting=reconnecting)
             if member is not None:
                 self._pool.release(member)
-        self.info = await self.member.client.start_stream(
-            self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
-        )
+        client = self.member.client
+
+        def start(source: ChannelKey) -> Awaitable[StreamInfo]:
+            return client.start_stream(
+                source.selector(), source.extra_params(), fail_fast=not reconnecting
+            )
+
+        if self.sources is None:
+            self.info = await start(self.key)
+        else:  # a named channel: the plan tries its sources in turn
+            self._source, self.info = await self.sources.start(start)
         self.engine_sessions += 1
         log.info(
             "channel %s: engine session %s on %s",
@@ -222,16 +239,18 @@ class ChannelSession:
             got_data, cause, reason = await self._read_connection()
             if cause != "forced":
                 self.events.upstream_error(self, cause)
+            if self.sources is not None:
+                self.sources.connection_ended(cause)
             now = self._loop.time()
             self.last_error = reason
-            if got_data:
+            if got_data or cause == "failover":  # a new source gets a budget of its own
                 failures, failing_since = 0, now
             failing_since = failing_since if failing_since is not None else now
             failures += 1
             if now - failing_since >= s.retry_budget_seconds:
                 return reason
             delay = min(s.reconnect_max_delay, s.reconnect_first_delay * 2 ** (failures - 1))
-            if cause == "forced":
+            if cause in ("forced", "failover"):
                 delay = 0.0
             log.info(
                 "channel %s: %s; reconnect %d in %.2f s",
@@ -245,7 +264,7 @@ class ChannelSession:
             self.reconnects += 1
             self.events.reconnect(self)
             await asyncio.sleep(delay)
-            if failures > 1:
+            if failures > 1 or (self.sources and self.sources.source != self._source):
                 # The same playback URL already failed once: ask the engine anew.
                 try:
                     await self._new_engine_session(reconnecting=True)
@@ -259,13 +278,19 @@ class ChannelSession:
             return False, "getstream_failed", self.last_error or "no engine session"
         if self.state != "reconnecting":
             self.state = "prebuffering"
+        self._cut = None
         try:
-            if self.upstream is not None:
-                resp = await self.upstream.open()
-            else:
-                resp = await self.member.client.open_playback(self.info.playback_url)
+            async with asyncio.timeout(None) as self._opening:  # a failover may cut the wait
+                if self.upstream is not None:
+                    resp = await self.upstream.open()
+                else:
+                    resp = await self.member.client.open_playback(self.info.playback_url)
         except AcemuxError as err:
             return False, "open_failed", err.message
+        except TimeoutError:
+            return False, *(self._cut or ("failover", "failed over"))
+        finally:
+            self._opening = None
         self._upstream = resp
         self._cut = None
         self._aligner.reset()  # a partial packet of the old connection is dropped
@@ -278,6 +303,8 @@ class ChannelSession:
                 data = await read(size)
                 if not data:
                     break
+                if not got_data and self.sources is not None:
+                    self.sources.delivered()  # the source works: its time to first byte
                 got_data = True
                 self._on_data(data)
         except (aiohttp.ClientError, OSError) as err:
@@ -344,6 +371,8 @@ class ChannelSession:
                 self.engine_stats = await member.client.stat(info.stat_url)
             except AcemuxError as err:
                 self.engine_stats = {"error": err.message}
+            if self.sources is not None:
+                self.sources.engine_stats(self.engine_stats)
 
     async def _heartbeat_loop(self) -> None:
         """Null packets for silent viewers; a stalled upstream is cut so it reconnects."""
@@ -354,9 +383,23 @@ class ChannelSession:
             if now - self.last_sent_at >= SILENCE_BEFORE_FILLER:
                 self.audience.send_filler()
             silent = now - self.last_data_at
-            if silent >= stall and self._upstream is not None and self._cut is None:
-                self._cut = ("stall", f"upstream stalled for {stall:g} s")
-                self._upstream.close()
+            if silent >= stall and self._upstream is not None:
+                self._cut_upstream("stall", f"upstream stalled for {stall:g} s")
+            # A named channel's source that failed: the next one is spliced in.
+            if self.sources is not None and (self._upstream or self._opening) and not self._cut:
+                failed = self.sources.check(self.bytes_in)
+                if failed is not None and self.sources.fail_over(failed):
+                    self._cut_upstream("failover", f"failover: {failed}")
+
+    def _cut_upstream(self, cause: str, why: str) -> None:
+        """End the connection (or its wait for headers); the reader reconnects and splices."""
+        if self._cut is not None:
+            return
+        self._cut = (cause, why)
+        if self._upstream is not None:
+            self._upstream.close()
+        elif self._opening is not None:
+            self._opening.reschedule(self._loop.time())
 
     # -- viewers -----------------------------------------------------------------
 
@@ -394,6 +437,7 @@ class ChannelSession:
         return {
             "id": self.key.value,
             "key": self.key.name,
+            "source": self._source.name if self.sources is not None and self._source else None,
             "selector": self.key.kind,
             "state": self.state,
             "engine": self.member.url if self.member else None,

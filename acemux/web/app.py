@@ -15,7 +15,18 @@ from acemux.engine.pool import EnginePool
 from acemux.streaming.registry import ChannelRegistry
 from acemux.tuner.ssdp import start_ssdp
 from acemux.users import Users
-from acemux.web import ace, api, cors, dashboard, guide, hls, monitoring, playlists, tuner
+from acemux.web import (
+    ace,
+    api,
+    channels,
+    cors,
+    dashboard,
+    guide,
+    hls,
+    monitoring,
+    playlists,
+    tuner,
+)
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
 from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
@@ -48,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
     playlists.setup(app)
     tuner.setup(app)
     guide.setup(app)
+    channels.setup(app)
     cors.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)

@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
+from acemux.channels.catalogue import ChannelCatalogue
+from acemux.channels.warm import WarmChannels
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.guide.sources import GuideSources
@@ -22,6 +24,8 @@ RATES = web.AppKey("rates", RateSampler)
 HLS = web.AppKey("hls", HlsChannels)
 PLAYLISTS = web.AppKey("playlists", PlaylistSources)
 RECENT = web.AppKey("recent_channels", RecentChannels)
+CATALOGUE = web.AppKey("channel_catalogue", ChannelCatalogue)
+WARM = web.AppKey("warm_channels", WarmChannels)
 USERS = web.AppKey("users", Users)
 DIRECTORY = web.AppKey("channel_directory", ChannelDirectory)
 GUIDES = web.AppKey("guides", GuideSources)
