@@ -13,6 +13,7 @@ the raw channel go (its own grace period follows).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from acemux.profiles.recipes import Profile
 from acemux.streaming.key import ChannelKey
 
 if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
     from acemux.streaming.registry import ChannelRegistry
     from acemux.streaming.session import ChannelSession
 
@@ -35,9 +37,11 @@ class ProfileUpstream:
         key: ChannelKey,
         profile: Profile,
         settings: Settings,
+        plan: "Callable[[], SourcePlan] | None" = None,
     ) -> None:
         self._registry = registry
         self._raw_key = key.raw
+        self._plan = plan  # a named channel's sources, for its raw channel
         self.profile = profile
         self._settings = settings
         self.raw: "ChannelSession | None" = None  # the channel ffmpeg reads
@@ -129,7 +133,9 @@ class ProfileUpstream:
             return
         await self._release_raw()
         hold = AsyncExitStack()
-        self.raw = await hold.enter_async_context(self._registry.channel(self._raw_key))
+        self.raw = await hold.enter_async_context(
+            self._registry.channel(self._raw_key, self._plan)
+        )
         self._raw_hold = hold
 
     async def _release_raw(self) -> None:

@@ -60,9 +60,7 @@ class ChannelKey:
         if not _HEX40.fullmatch(value):
             raise BadRequest(f"{'id' if name == 'path' else name} must be 40 hexadecimal characters")
         kind = "infohash" if name == "infohash" else "id"
-        profile = query.get("profile", "")
-        if profile and not PROFILE_NAME.fullmatch(profile):
-            raise BadRequest("profile must be a profile name: lowercase letters, digits, - and _")
+        profile = profile_asked(query)
         extra = []
         for param, param_value in query.items():
             if param in _NOT_FORWARDED:
@@ -72,3 +70,11 @@ class ChannelKey:
             extra.append((param, param_value))
         key = cls(kind, value.lower(), tuple(sorted(extra)))
         return key.with_profile(profile) if profile else key
+
+
+def profile_asked(query: Mapping[str, str]) -> str:
+    """The request's `?profile=` ("" when none), checked for form (not for existence)."""
+    profile = query.get("profile", "")
+    if profile and not PROFILE_NAME.fullmatch(profile):
+        raise BadRequest("profile must be a profile name: lowercase letters, digits, - and _")
+    return profile

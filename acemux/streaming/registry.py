@@ -68,8 +68,9 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            upstream = self._profile_upstream(key) if key.profile else None
-            sources = plan() if plan is not None else None
+            # A profile reads its raw channel (which gets the plan); no sources of its own.
+            upstream = self._profile_upstream(key, plan) if key.profile else None
+            sources = plan() if plan is not None and upstream is None else None
             session = ChannelSession(
                 key, self.pool, self._settings, self._forget, self.events, sources, upstream
             )
@@ -93,11 +94,13 @@ class ChannelRegistry:
             raise BadRequest(f"unknown profile {key.profile!r} (this acemux has: {known})")
         return profile
 
-    def _profile_upstream(self, key: ChannelKey) -> ProfileUpstream:
+    def _profile_upstream(
+        self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None"
+    ) -> ProfileUpstream:
         """A profile's channel reads ffmpeg over the raw channel (see acemux/profiles)."""
         profile = self.check_profile(key)
         assert profile is not None
-        return ProfileUpstream(self, key, profile, self._settings)
+        return ProfileUpstream(self, key, profile, self._settings, plan)
 
     def _forget(self, session: ChannelSession) -> None:
         """Called by a closing session: new requests for its key start a fresh one."""

@@ -279,3 +279,24 @@ async def test_stopping_a_channel_stops_its_profiles(engine, proxy, http):
         await viewer.wait_ended(timeout=WAIT)
     assert len(proxy.app[REGISTRY]) == 0 and ffmpeg_children() == []
     assert engine.stats.getstream_calls == 1, "the profile did not start the channel again"
+
+
+async def test_a_named_channel_plays_through_a_profile_as_ts_and_hls(engine, http):
+    sources = f"Sport={'0' * 36}dead|{AC3}"  # the first source fails: failover
+    async with running_proxy(engine.url, channels=sources) as proxy:
+        engine.faults.unknown_ids = {"0" * 36 + "dead"}
+        url = f"{proxy.url}/channel/sport.ts?profile=aac"
+        async with RecordingViewer(http, url) as viewer:
+            await viewer.wait_bytes(300_000, timeout=WAIT)
+            assert (await probe_codecs(bytes(viewer.data)))["audio"] == "aac"
+            async with http.get(f"{proxy.url}/channel/sport.m3u8?profile=aac") as resp:
+                assert resp.status == 200, await resp.text()
+                playlist = await resp.text()
+            segments = [line for line in playlist.splitlines() if line and line[0] != "#"]
+            assert segments and all(u.endswith(".ts?profile=aac") for u in segments)
+            async with http.get(segments[0]) as resp:
+                assert resp.status == 200
+                assert (await probe_codecs(await resp.read()))["audio"] == "aac"
+            keys = sorted(s.key.name for s in proxy.app[REGISTRY].sessions())
+    assert keys == ["sport", "sport?profile=aac"]
+    assert engine.stats.getstream_calls_by_id[AC3] == 1  # one engine session for both
