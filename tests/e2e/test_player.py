@@ -155,3 +155,18 @@ async def test_watch_a_playlist_channel_that_is_not_playing_yet(real_time_engine
             await save_screenshot(page, tmp_path, "player-playlist")
     assert seen["state"]["error"] is None and seen["audioBytes"] > 0
     assert browser.errors == []
+
+
+async def test_watch_a_named_channel_through_the_aac_profile(real_time_engine, http):
+    async with running_proxy(real_time_engine.url, channels=f"Sport={AC3_CONTENT_ID}") as proxy:
+        async with chromium_page() as browser:
+            async with RecordingViewer(http, f"{proxy.url}/channel/sport.ts") as viewer:
+                await viewer.wait_bytes(100_000)
+                page = browser.page
+                await watch(page, proxy.url, "sport")
+                await expect(page.locator("#player")).to_have_attribute("data-profile", "aac")
+                seen = await played_seconds(page, PLAYED_SECONDS)
+    state = seen["state"]
+    assert state["url"].startswith("/channel/sport.m3u8?profile=aac")
+    assert state["error"] is None and seen["audioBytes"] > 0
+    assert browser.errors == []

@@ -90,12 +90,14 @@ function manifestUrl(stream, profile) {
   const params = new URLSearchParams(rest);
   params.delete("profile");
   const id = stream.id || stream.key.split("?")[0];
-  const query = new URLSearchParams({ [stream.selector || "id"]: id });
+  const named = stream.selector === "channel"; // a named channel has its own URL
+  const query = new URLSearchParams(named ? {} : { [stream.selector || "id"]: id });
   for (const [name, value] of params) query.append(name, value);
   if (profile && profile !== "copy") query.set("profile", profile);
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) query.set("token", token); // the playlist's segment links carry it on
-  return "/ace/manifest.m3u8?" + query.toString();
+  const path = named ? "/channel/" + encodeURIComponent(id) + ".m3u8" : "/ace/manifest.m3u8";
+  return path + (query.toString() ? "?" + query.toString() : "");
 }
 
 function start(url) {
