@@ -122,6 +122,25 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How long a failing engine rests before a probe request."
     )
 
+    # Engines that are not the fake, and channels that cannot wedge (issue 13).
+    upstream_young_seconds: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "An upstream connection that ends with less data than this many seconds (from its "
+            "first to its last byte) counts as a failed one: backoff grows and a new engine "
+            "session is asked for."
+        ),
+    )
+    start_deadline_margin: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "Seconds past the engine API timeout that a request waits for its channel's "
+            "getstream answer before it gets a 504."
+        ),
+    )
+
     token: SecretStr = Field(
         SecretStr(""),
         description="Access token for every stream, playlist and API request (empty: none).",

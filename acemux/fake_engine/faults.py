@@ -15,11 +15,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 START_MODES = ("start_of_file", "live")
+# How the version endpoint answers: today's shape, 3.1.0-rc2's (no platform), or
+# not at all (404: a 3.0 engine, or a proxy in front that does not forward it).
+VERSION_MODES = ("current", "rc2", "missing")
 # Bytes skipped at a misaligned connection's start: a third of a packet.
 MISALIGN_BYTES = 57
 # Inserted once by garbage_after_bytes: not a multiple of 188 and free of 0x47,
 # so a reader has to hunt for the sync byte to realign.
 GARBAGE = bytes(range(0x48, 0xF8)) * 2 + b"acemux-garbage"
+# What getstream_garbage answers: neither UTF-8 nor JSON.
+GARBAGE_ANSWER = b"\xff\xfe<html>\xc3(engine busy)\x80"
 
 
 def _optional_count(value: Any) -> int | None:
@@ -58,6 +63,12 @@ def _start_mode(value: Any) -> str:
     return value
 
 
+def _version_mode(value: Any) -> str:
+    if value not in VERSION_MODES:
+        raise ValueError(f"expected one of {VERSION_MODES}, got {value!r}")
+    return value
+
+
 def _id_set(value: Any) -> set[str]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ValueError(f"expected a list of ids, got {value!r}")
@@ -83,6 +94,10 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "rate": _optional_rate,
     "start_mode": _start_mode,
     "misalign": _flag,
+    # Engines unlike the usual one (issue 13).
+    "version_mode": _version_mode,
+    "getstream_garbage": _flag,
+    "getstream_seconds": _seconds,
     # per-id dead sources (channel failover); getstream errors per id: unknown_ids
     "silent_ids": _id_set,
     "stall_ids": _id_seconds,
@@ -103,6 +118,12 @@ class Faults:
     rate: float | None = 1.0  # pacing, x real time; 0 or None: as fast as the reader reads
     start_mode: str = "live"  # join the channel's running timeline, or "start_of_file"
     misalign: bool = False  # start each connection MISALIGN_BYTES into a packet
+    # Engines unlike the usual one. Dropping every connection after N bytes is
+    # drop_after_bytes; restarting the content on each connection (VOD, or an
+    # engine restarted) is start_mode "start_of_file".
+    version_mode: str = "current"  # see VERSION_MODES
+    getstream_garbage: bool = False  # getstream answers GARBAGE_ANSWER: not UTF-8, not JSON
+    getstream_seconds: float = 0.0  # getstream answers after this long (a busy engine)
     # -- per-id dead sources, matched by content id or infohash (channel failover) --
     # Resolve, but playback sends nothing (open connections fall silent too) and
     # stat_url reports 0 peers.

@@ -30,6 +30,9 @@ class ChannelEvents:
     def reconnect(self, session: "ChannelSession") -> None:
         pass
 
+    def channel_failed(self, session: "ChannelSession", task: str, error: BaseException) -> None:
+        """A task of the channel (reader, heartbeat, stats, close) raised; the channel ends."""
+
     def viewer_joined(self, session: "ChannelSession", viewer: "Viewer") -> None:
         pass
 

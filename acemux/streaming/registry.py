@@ -18,6 +18,7 @@ from acemux.profiles.recipes import Profile, ProfileCatalog
 from acemux.profiles.upstream import ProfileUpstream
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
+from acemux.streaming.memory import MemoryTrimmer
 from acemux.streaming.session import ChannelSession
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class ChannelRegistry:
         self.events = events or ChannelEvents()
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
+        self.trimmer = MemoryTrimmer()  # closed channels' memory goes back to the system
         self._shutting_down = False
         self.profiles = ProfileCatalog(settings.profiles)
         # Awaited before a new channel opens: warm channels give up their slot here.
@@ -72,7 +74,8 @@ class ChannelRegistry:
             upstream = self._profile_upstream(key, plan) if key.profile else None
             sources = plan() if plan is not None and upstream is None else None
             session = ChannelSession(
-                key, self.pool, self._settings, self._forget, self.events, sources, upstream
+                key, self.pool, self._settings, self._forget, self.events, sources,
+                on_closed=self._closed, upstream=upstream,
             )
             self._channels[key] = session
             session.start()
@@ -106,9 +109,13 @@ class ChannelRegistry:
         """Called by a closing session: new requests for its key start a fresh one."""
         if self._channels.get(session.key) is session:
             del self._channels[session.key]
-        # Kept until closed so shutdown can wait for its engine stop call.
-        self._closing = {s for s in self._closing if s.state != "closed"}
+        # Kept until closed so shutdown can wait for its engine stop call; a
+        # closed one is let go at once (its on_closed), buffer and all.
         self._closing.add(session)
+
+    def _closed(self, session: ChannelSession) -> None:
+        self._closing.discard(session)
+        self.trimmer.channel_closed(last=not self._channels and not self._closing)
 
     def find(self, content_id: str) -> ChannelSession | None:
         """The channel playing `content_id` or infohash (with any extra parameters).
@@ -137,3 +144,4 @@ class ChannelRegistry:
         self._shutting_down = True
         sessions = list(self._channels.values()) + list(self._closing)
         await asyncio.gather(*(s.close(reason) for s in sessions), return_exceptions=True)
+        self.trimmer.cancel()
