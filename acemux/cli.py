@@ -172,7 +172,7 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def _demo(settings: Settings, stop: asyncio.Event) -> None:
-    from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
+    from acemux.fake_engine import AC3_CONTENT_ID, DEMO_CONTENT_ID, FakeEngine
     from acemux.web.app import AcemuxServer
 
     async with FakeEngine(host="127.0.0.1", port=0) as engine:
@@ -184,6 +184,8 @@ async def _demo(settings: Settings, stop: asyncio.Event) -> None:
                 f"\nacemux demo is running with the built-in fake engine.\n"
                 f"Open this in VLC, mpv or ffplay:\n\n    {url}\n\n"
                 f"As HLS: {hls}\n"
+                f"With AC-3 audio, made AAC by a profile: "
+                f"{server.url}/ace/getstream?id={AC3_CONTENT_ID}&profile=aac\n"
                 f"Dashboard: {server.url}/   Stop: Ctrl+C\n",
                 flush=True,
             )

@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from acemux.profiles.recipes import find_ffmpeg, parse_profiles
 
 MiB = 1024 * 1024
 
@@ -286,6 +288,18 @@ class Settings(BaseSettings):
         description="TOML file of users (tokens hashed, limits, playlists); reloaded on SIGHUP.",
     )
 
+    # -- ffmpeg profiles (acemux/profiles): ?profile=aac on stream, HLS and playlist URLs --
+    ffmpeg: str = Field(
+        "ffmpeg", description="The ffmpeg that runs profiles: a name on PATH or a path."
+    )
+    profiles: str = Field(
+        "",
+        description=(
+            'Your own ffmpeg profiles as JSON, name to output options: {"tv": ["-c:v", '
+            '"libx264", "-c:a", "aac"]} (built in: copy, aac, h264).'
+        ),
+    )
+
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
 
@@ -341,6 +355,13 @@ class Settings(BaseSettings):
     def _playlists_are_name_source_pairs(cls, value: str) -> str:
         PlaylistSpec.parse_all(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _profiles_can_run(self) -> "Settings":
+        # Configured profiles are a promise to run ffmpeg: fail at start, not at play.
+        if parse_profiles(self.profiles) and find_ffmpeg(self.ffmpeg) is None:
+            raise ValueError(f"profiles are configured but ffmpeg {self.ffmpeg!r} is not found")
+        return self
 
     @property
     def warm_channel_slugs(self) -> list[str]:

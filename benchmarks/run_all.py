@@ -32,6 +32,7 @@ BENCHMARKS = [
     ("channels", "channels.py", []),
     ("viewer_memory", "viewer_memory.py", []),
     ("recovery", "recovery.py", []),
+    ("profiles", "profiles.py", []),
     ("warm", "warm.py", []),
 ]
 

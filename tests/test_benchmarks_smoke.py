@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = [
-    "fanout", "latency", "ttfb", "isolation", "channels", "recovery", "warm", "viewer_memory"
+    "fanout", "latency", "ttfb", "isolation", "channels", "recovery", "warm", "viewer_memory",
+    "profiles",
 ]
 LIMIT_SECONDS = 50
 
