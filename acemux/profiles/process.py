@@ -86,7 +86,6 @@ class FfmpegProcess:
         name = self.profile.name
         self.viewer = Viewer(
             transport,  # type: ignore[arg-type]
-            chunked=False,
             address=f"profile {name}",
             user_agent=f"ffmpeg, pid {self.pid} (acemux profile {name})",
         )
