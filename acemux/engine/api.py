@@ -20,6 +20,7 @@ import aiohttp
 
 from acemux.config import Settings
 from acemux.engine.breaker import CircuitBreaker
+from acemux.engine.stream_reader import StreamConnection, open_stream
 from acemux.errors import EngineError, EngineTimeout, EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -176,19 +177,28 @@ class EngineClient:
         )
         return EngineVersion.parse(status, raw)
 
-    async def open_playback(self, playback_url: str) -> aiohttp.ClientResponse:
+    async def open_playback(
+        self, playback_url: str
+    ) -> StreamConnection | aiohttp.ClientResponse:
         """Open the stream; the engine may withhold headers while it prebuffers.
 
         Only channels with an engine session get here, so the breaker is not
         asked, only told how it went.
         """
         assert self._streams is not None, "EngineClient.open() was not called"
+        s = self._settings
+        resp: StreamConnection | aiohttp.ClientResponse
         try:
-            async with asyncio.timeout(self._settings.prebuffer_timeout):
-                resp = await self._streams.get(playback_url)
+            async with asyncio.timeout(s.prebuffer_timeout):
+                if playback_url.startswith("http://"):  # the lean reader: stream_reader.py
+                    resp = await open_stream(
+                        playback_url, IDENTITY_HEADERS, s.engine_connect_timeout, s.read_size
+                    )
+                else:
+                    resp = await self._streams.get(playback_url)
         except TimeoutError as err:
             raise EngineTimeout("engine sent no stream before the prebuffer timeout") from err
-        except aiohttp.ClientError as err:
+        except (aiohttp.ClientError, OSError) as err:
             self.breaker.failure()
             raise EngineUnavailable(f"engine unreachable: {err}") from err
         self.breaker.success()

@@ -340,17 +340,30 @@ class ChannelSession:
         self._stream_start.begin(splice=self.ring.next_seq > 0)
         self.last_data_at = self._loop.time()
         first_at: float | None = None
-        read, size = resp.content.read, self._settings.read_size
+
+        def on_data(data: bytes) -> None:
+            nonlocal first_at
+            if first_at is None:
+                first_at = self._loop.time()
+                if self.sources is not None:
+                    self.sources.delivered()  # the source works: its time to first byte
+            self._on_data(data)
+            if self._cut is not None and deliver is not None:
+                resp.close()  # a forced reconnect cut the stream before a keyframe
+
+        # An engine's stream is pushed (engine/stream_reader.py: no task wake-up per
+        # read); other upstreams are read.
+        deliver = getattr(resp, "deliver", None)
         try:
-            while self._cut is None:
-                data = await read(size)
-                if not data:
-                    break
-                if first_at is None:
-                    first_at = self._loop.time()
-                    if self.sources is not None:
-                        self.sources.delivered()  # the source works: its time to first byte
-                self._on_data(data)
+            if deliver is not None:
+                await deliver(on_data)
+            else:
+                read, size = resp.content.read, self._settings.read_size
+                while self._cut is None:
+                    data = await read(size)
+                    if not data:
+                        break
+                    on_data(data)
         except (aiohttp.ClientError, OSError) as err:
             if self._cut is None:
                 return _lasted(first_at, self.last_data_at), "error", f"upstream error: {err!r}"
