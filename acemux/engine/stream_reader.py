@@ -173,6 +173,7 @@ class StreamConnection(asyncio.BufferedProtocol):
             self._transport.abort() if err is not None or self._closed else self._transport.close()
         if not self._head_done.done():
             self._head_done.set_exception(err or StreamProtocolError("connection closed"))
+            self._head_done.exception()  # retrieved: a cancelled open_stream waits no more
         if not self._ended.done():
             if err is None:
                 self._ended.set_result(None)
