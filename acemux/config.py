@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -37,6 +37,18 @@ class EngineSpec:
                 raise ValueError(f"engine {text!r}: write the cap as #max=N (N >= 1)")
             max_channels = int(value)
         return cls(url, max_channels)
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """`19000-19999` (or one port) -> (first, last)."""
+    first, _, last = text.strip().partition("-")
+    last = last or first
+    if not (first.strip().isdigit() and last.strip().isdigit()):
+        raise ValueError(f"port range {text!r} must be FIRST-LAST, e.g. 19000-19999")
+    low, high = int(first), int(last)
+    if not 1 <= low <= high <= 65535:
+        raise ValueError(f"port range {text!r} must lie within 1-65535, first <= last")
+    return low, high
 
 
 class Settings(BaseSettings):
@@ -170,6 +182,49 @@ class Settings(BaseSettings):
         5 * MiB, ge=1024, description="Largest playlist source acemux reads, in bytes."
     )
 
+    # -- Engines on demand: providers, autoscaling and healing (engine/provision/) --
+    provider: str = Field(
+        "",
+        description="Start engines on demand: 'process' or 'docker' (empty: static engines only).",
+    )
+    engine_command: str = Field(
+        "",
+        description=(
+            "Process provider: the engine's command line; docker: the container's command. "
+            "{port} is replaced by the engine's port."
+        ),
+    )
+    engine_ports: str = Field(
+        "19000-19999", description="Ports for provisioned engines' HTTP API, as FIRST-LAST."
+    )
+    min_engines: int = Field(1, ge=0, description="Provisioned engines kept running at least.")
+    max_engines: int = Field(4, ge=1, description="Provisioned engines running at most.")
+    channels_per_engine: int = Field(
+        4, ge=1, description="Channels one provisioned engine carries at most."
+    )
+    spare_engines: int = Field(
+        1,
+        ge=0,
+        description="Engines' worth of free channel capacity kept ready for new channels.",
+    )
+    engine_idle_seconds: float = Field(
+        300.0, ge=0, description="An idle provisioned engine beyond the minimum is retired after this."
+    )
+    engine_start_timeout: float = Field(
+        60.0, gt=0, description="How long a new engine may take to answer its first health check."
+    )
+    engine_unhealthy_seconds: float = Field(
+        30.0, gt=0, description="A provisioned engine failing health checks this long is replaced."
+    )
+    engine_starved_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A provisioned engine whose every channel is starved this long is replaced.",
+    )
+    autoscale_interval: float = Field(
+        1.0, gt=0, description="Seconds between the autoscaler's looks at the engines."
+    )
+
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
 
@@ -187,7 +242,33 @@ class Settings(BaseSettings):
 
     @property
     def engines(self) -> list[EngineSpec]:
+        """The static engines; with a provider only those given explicitly."""
+        if self.provider and "engine" not in self.model_fields_set:
+            return []
         return [EngineSpec.parse(part) for part in self.engine.split(",")]
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in ("", "process", "docker"):
+            raise ValueError("provider must be 'process', 'docker' or empty")
+        return value
+
+    @field_validator("engine_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        first, last = parse_port_range(value)
+        return f"{first}-{last}"
+
+    @model_validator(mode="after")
+    def _provider_is_complete(self) -> "Settings":
+        if self.provider == "process" and not self.engine_command.strip():
+            raise ValueError("the process provider needs --engine-command (with {port})")
+        if self.provider and self.min_engines == 0 and self.spare_engines == 0:
+            raise ValueError("with min_engines 0 and spare_engines 0 no engine would ever start")
+        if self.min_engines > self.max_engines:
+            raise ValueError("min_engines must not exceed max_engines")
+        return self
 
     @field_validator("log_format")
     @classmethod

@@ -116,11 +116,14 @@ async def stat(request: web.Request) -> web.Response:
     prebuffering = loop_now < session.ready_at
     playing_for = max(loop_now - session.ready_at, 0.0)
     speed_down = int(session.bytes_sent / playing_for / 1024) if playing_for > 0.5 else 0
+    starved = request.app[STATE].faults.starved
+    if starved:
+        speed_down = 0
     now = int(time.time())
     return _answer(
         {
             "status": "prebuf" if prebuffering else "dl",
-            "peers": 0 if prebuffering else PEERS,
+            "peers": 0 if prebuffering or starved else PEERS,
             "speed_down": speed_down,
             "speed_up": speed_down // 8,
             "downloaded": session.bytes_sent,

@@ -76,6 +76,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "rate": _optional_rate,
     "start_mode": _start_mode,
     "misalign": _flag,
+    "starved": _flag,
 }
 
 
@@ -92,6 +93,7 @@ class Faults:
     rate: float | None = 1.0  # pacing, x real time; 0 or None: as fast as the reader reads
     start_mode: str = "live"  # join the channel's running timeline, or "start_of_file"
     misalign: bool = False  # start each connection MISALIGN_BYTES into a packet
+    starved: bool = False  # P2P-starved: getstream answers, no stream data, stat 0 peers/0 speed
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = _CHECKS.get(name)

@@ -138,6 +138,8 @@ async def _play(
     skip = MISALIGN_BYTES if faults.misalign else 0
     async with aclosing(state.ts.stream(rate=rate, loop=loop, packet=packet)) as stream:
         async for chunk in stream:
+            if faults.starved:  # silence from here until the engine ends the connection
+                await asyncio.get_running_loop().create_future()
             if not await writer.write(chunk[skip:] if skip else chunk):
                 return
             skip = 0

@@ -81,6 +81,7 @@ class ChannelSession:
         self._upstream: aiohttp.ClientResponse | None = None
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
+        self._leaving: EngineMember | None = None  # an engine being replaced: go elsewhere
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
@@ -184,7 +185,12 @@ class ChannelSession:
     async def _new_engine_session(self, reconnecting: bool = False) -> None:
         await self._stop_engine_session()
         member = self.member
-        if member is None or not member.healthy or member.client.breaker.failures:
+        if (
+            member is None
+            or not member.healthy
+            or member.client.breaker.failures
+            or member is self._leaving
+        ):
             # No engine yet, or this one just failed to answer: take the best one
             # (another healthy engine if there is one).
             self.member = self._pool.choose(avoid=member, reconnecting=reconnecting)
@@ -234,8 +240,9 @@ class ChannelSession:
             self.reconnects += 1
             self.events.reconnect(self)
             await asyncio.sleep(delay)
-            if failures > 1:
-                # The same playback URL already failed once: ask the engine anew.
+            if failures > 1 or self._leaving is self.member:
+                # The same playback URL already failed once (or its engine is being
+                # replaced): ask an engine anew.
                 try:
                     await self._new_engine_session(reconnecting=True)
                 except AcemuxError as err:
@@ -369,6 +376,17 @@ class ChannelSession:
         """
         if self._upstream is not None:
             self._reconnect_asked = reason
+
+    def move_engine(self, reason: str) -> None:
+        """Leave the current engine now (it is being replaced): reconnect on another one.
+
+        Viewers stay; they get the new engine's stream through the same splice
+        as any reconnect.
+        """
+        self._leaving = self.member
+        if self._upstream is not None and self._cut is None:
+            self._cut = ("forced", f"moving to another engine: {reason}")
+            self._upstream.close()
 
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""

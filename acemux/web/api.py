@@ -14,7 +14,7 @@ from aiohttp import web
 from acemux.errors import BadRequest, NotFound
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
-from acemux.web.keys import HLS, POOL, RATES, REGISTRY
+from acemux.web.keys import AUTOSCALER, HLS, POOL, RATES, REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,13 @@ async def drop_client(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/engines")
 async def list_engines(request: web.Request) -> web.Response:
-    return web.json_response({"engines": request.app[POOL].describe()})
+    scaler = request.app.get(AUTOSCALER)
+    return web.json_response(
+        {
+            "engines": request.app[POOL].describe(),
+            "provisioning": scaler.describe() if scaler is not None else None,
+        }
+    )
 
 
 def _find(request: web.Request) -> ChannelSession:

@@ -10,11 +10,13 @@ from aiohttp import web
 from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
+from acemux.engine.provision import make_provider
+from acemux.engine.provision.autoscale import Autoscaler
 from acemux.streaming.registry import ChannelRegistry
 from acemux.web import ace, api, dashboard, hls, monitoring, playlists
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
-from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS
+from acemux.web.keys import AUTOSCALER, METRICS, POOL, RATES, REGISTRY, SETTINGS
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -31,7 +33,10 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics = Metrics()
     app[REGISTRY] = ChannelRegistry(settings, pool, events=metrics)
     app[RATES] = RateSampler(app[REGISTRY])
-    metrics.observe(app[REGISTRY], pool)
+    provider = make_provider(settings)
+    if provider is not None:
+        app[AUTOSCALER] = Autoscaler(settings, pool, app[REGISTRY], provider)
+    metrics.observe(app[REGISTRY], pool, app.get(AUTOSCALER))
     app.add_routes(ace.routes)
     app.add_routes(api.routes)
     app.add_routes(monitoring.routes)
@@ -41,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)
+    app.cleanup_ctx.append(_provisioning)
     app.on_shutdown.append(_close_channels)
     return app
 
@@ -58,6 +64,16 @@ async def _observers(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[RATES].stop()
     await app[POOL].stop_health_checks()
+
+
+async def _provisioning(app: web.Application) -> AsyncIterator[None]:
+    """Engines on demand (with --provider): adopt, scale and heal; at exit end what must end."""
+    scaler = app.get(AUTOSCALER)
+    if scaler is not None:
+        await scaler.start()
+    yield
+    if scaler is not None:
+        await scaler.stop()
 
 
 async def _close_channels(app: web.Application) -> None:
@@ -96,7 +112,10 @@ class AcemuxServer:
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
         self.port = self._runner.addresses[0][1]  # the real port when 0 was asked for
-        log.info("acemux %s listening on %s, engine %s", __version__, self.url, self.settings.engine)
+        s = self.settings
+        engines = ",".join(spec.url for spec in s.engines) or "none"
+        provider = f", {s.provider} provider" if s.provider else ""
+        log.info("acemux %s listening on %s, engines %s%s", __version__, self.url, engines, provider)
 
     async def stop(self) -> None:
         await self._runner.cleanup()

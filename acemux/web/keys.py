@@ -4,6 +4,7 @@ from aiohttp import web
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
+from acemux.engine.provision.autoscale import Autoscaler
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.hls import HlsChannels
@@ -19,3 +20,4 @@ RATES = web.AppKey("rates", RateSampler)
 HLS = web.AppKey("hls", HlsChannels)
 PLAYLISTS = web.AppKey("playlists", PlaylistSources)
 RECENT = web.AppKey("recent_channels", RecentChannels)
+AUTOSCALER = web.AppKey("autoscaler", Autoscaler)  # only with a provider
