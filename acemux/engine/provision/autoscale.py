@@ -149,7 +149,7 @@ class Autoscaler:
             p.starved_since = now if p.starved_since is None else p.starved_since
             if now - p.starved_since >= s.engine_starved_seconds:
                 return (
-                    f"all {len(channels)} channels starved for {now - p.starved_since:.0f} s "
+                    f"every channel ({len(channels)}) starved for {now - p.starved_since:.0f} s "
                     "(0 peers and 0 speed, or no data)"
                 )
         else:
@@ -178,7 +178,7 @@ class Autoscaler:
         elif ready_free >= len(channels) or not launching:
             # Fresh engines first; with none coming, moving still beats staying.
             for channel in channels:
-                channel.move_engine(f"engine {member.provisioned.reason}")
+                channel.move_engine(member.provisioned.reason)
 
     def _retire_idle(self, live: list[EngineMember], free: int, need: int, now: float) -> None:
         s, cpe = self._settings, self._settings.channels_per_engine
