@@ -39,6 +39,30 @@ class EngineSpec:
         return cls(url, max_channels)
 
 
+def parse_pairs(text: str) -> dict[str, str]:
+    """`A=1,B=two` -> {"A": "1", "B": "two"}."""
+    pairs = {}
+    for part in text.split(","):
+        if part.strip():
+            key, sep, value = part.strip().partition("=")
+            if not sep or not key:
+                raise ValueError(f"{part.strip()!r} must be KEY=VALUE")
+            pairs[key] = value
+    return pairs
+
+
+def parse_size(text: str) -> int:
+    """`512m` -> bytes (k, m, g suffixes; empty: 0, no limit)."""
+    text = text.strip().lower()
+    if not text:
+        return 0
+    scale = {"k": 1024, "m": MiB, "g": 1024 * MiB}.get(text[-1], 1)
+    digits = text[:-1] if text[-1] in "kmg" else text
+    if not digits.isdigit() or int(digits) == 0:
+        raise ValueError(f"size {text!r} must be a number with an optional k, m or g")
+    return int(digits) * scale
+
+
 def parse_port_range(text: str) -> tuple[int, int]:
     """`19000-19999` (or one port) -> (first, last)."""
     first, _, last = text.strip().partition("-")
@@ -224,6 +248,38 @@ class Settings(BaseSettings):
     autoscale_interval: float = Field(
         1.0, gt=0, description="Seconds between the autoscaler's looks at the engines."
     )
+    # Docker provider only
+    engine_image: str = Field("", description="Docker provider: the engine image (not pulled).")
+    docker_socket: str = Field(
+        "/var/run/docker.sock", description="Docker provider: the Docker Engine API's Unix socket."
+    )
+    engine_network: str = Field(
+        "host",
+        description=(
+            "Docker provider: 'host', or 'container:NAME' to share another container's "
+            "network (a VPN's); engines listen on their own port either way."
+        ),
+    )
+    engine_env: str = Field(
+        "", description="Docker provider: the engines' environment, KEY=VALUE pairs, comma-separated."
+    )
+    engine_port_env: str = Field(
+        "",
+        description="Docker provider: an environment variable that tells the engine its port.",
+    )
+    engine_labels: str = Field(
+        "", description="Docker provider: extra container labels, KEY=VALUE, comma-separated."
+    )
+    engine_memory: str = Field(
+        "", description="Docker provider: memory limit per engine (e.g. 512m, 2g; empty: none)."
+    )
+    engine_restart_policy: str = Field(
+        "no", description="Docker provider: restart policy (no, on-failure, unless-stopped, always)."
+    )
+    engine_owner: str = Field(
+        "acemux",
+        description="Docker provider: the label value marking this acemux's containers.",
+    )
 
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
@@ -254,6 +310,32 @@ class Settings(BaseSettings):
             raise ValueError("provider must be 'process', 'docker' or empty")
         return value
 
+    @field_validator("engine_network")
+    @classmethod
+    def _engine_network(cls, value: str) -> str:
+        if value != "host" and not (value.startswith("container:") and len(value) > 10):
+            raise ValueError("engine_network must be 'host' or 'container:NAME'")
+        return value
+
+    @field_validator("engine_restart_policy")
+    @classmethod
+    def _restart_policy(cls, value: str) -> str:
+        if value not in ("no", "on-failure", "unless-stopped", "always"):
+            raise ValueError("engine_restart_policy must be no, on-failure, unless-stopped or always")
+        return value
+
+    @field_validator("engine_memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        parse_size(value)
+        return value.strip()
+
+    @field_validator("engine_env", "engine_labels")
+    @classmethod
+    def _pairs(cls, value: str) -> str:
+        parse_pairs(value)
+        return value.strip()
+
     @field_validator("engine_ports")
     @classmethod
     def _port_range(cls, value: str) -> str:
@@ -264,6 +346,8 @@ class Settings(BaseSettings):
     def _provider_is_complete(self) -> "Settings":
         if self.provider == "process" and not self.engine_command.strip():
             raise ValueError("the process provider needs --engine-command (with {port})")
+        if self.provider == "docker" and not self.engine_image.strip():
+            raise ValueError("the docker provider needs --engine-image")
         if self.provider and self.min_engines == 0 and self.spare_engines == 0:
             raise ValueError("with min_engines 0 and spare_engines 0 no engine would ever start")
         if self.min_engines > self.max_engines:

@@ -130,6 +130,7 @@ class Autoscaler:
             if member.provisioned.state not in ("ready", "draining"):
                 continue
             status = await self.provider.inspect(member.provisioned.handle)
+            member.provisioned.provider_restarts = status.restarts
             if not status.running and member.provisioned.state == "ready":
                 self._drain(member, status.detail or "engine is gone", replace=True)
 
@@ -260,7 +261,7 @@ class Autoscaler:
         while True:
             status = await self.provider.inspect(handle)
             if not status.running:
-                words = self.provider.last_words(handle)
+                words = await self.provider.last_words(handle)
                 raise ProvisionFailed(
                     f"engine {handle.id} ended before it answered: {status.detail}"
                     + (f"; its last output: {words}" if words else "")

@@ -20,7 +20,8 @@ STATES = ("starting", "ready", "draining", "stopping")
 class Provisioned:
     handle: EngineHandle
     state: str = "starting"
-    restarts: int = 0  # engines replaced before this one in its place, plus provider restarts
+    restarts: int = 0  # engines replaced before this one in its place
+    provider_restarts: int = 0  # restarts by the provider itself (Docker's restart policy)
     reason: str = ""  # why it is draining or stopping
     replace: bool = False  # draining to be replaced (healing), not retired
     adopted: bool = False  # found running when acemux started
@@ -39,7 +40,7 @@ class Provisioned:
             "port": self.handle.port,
             "state": self.state,
             "age_seconds": round(time.time() - self.handle.started_at, 1),
-            "restarts": self.restarts,
+            "restarts": self.restarts + self.provider_restarts,
             "reason": self.reason or None,
             "adopted": self.adopted,
         }

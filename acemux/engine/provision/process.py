@@ -111,7 +111,7 @@ class ProcessProvider(Provider):
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         return EngineStatus(False, f"engine process exited ({how})")
 
-    def last_words(self, handle: EngineHandle) -> str:
+    async def last_words(self, handle: EngineHandle) -> str:
         child = self._children.get(handle.id)
         return " | ".join(child.output)[-500:] if child else ""
 

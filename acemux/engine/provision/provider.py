@@ -61,7 +61,7 @@ class Provider(abc.ABC):
     async def inspect(self, handle: EngineHandle) -> EngineStatus:
         """Whether the engine still runs, and if not, why."""
 
-    def last_words(self, handle: EngineHandle) -> str:
+    async def last_words(self, handle: EngineHandle) -> str:
         """The engine's last output lines, for an error message (empty if unknown)."""
         return ""
 
