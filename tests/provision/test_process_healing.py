@@ -8,7 +8,7 @@ import os
 import signal
 
 from acemux.web.keys import REGISTRY
-from tests.ffmpeg import decode_bytes, decode_url, needs_ffmpeg
+from tests.ffmpeg import decode_url, needs_ffmpeg
 from tests.provision.helpers import (
     IDS,
     engines_api,
@@ -56,6 +56,7 @@ async def test_killed_engine_its_channels_move_with_viewers_reading(http):
     assert process_gone(pid)
 
 
+@needs_ffmpeg
 async def test_starved_engine_is_replaced_and_its_channel_moves(http):
     async with provisioned_proxy(engine_starved_seconds=1.0) as proxy:
         await settled(proxy)
@@ -64,6 +65,8 @@ async def test_starved_engine_is_replaced_and_its_channel_moves(http):
             await viewer.wait_bytes(50_000)
             await settled(proxy)
             starved = _engine_of(proxy, IDS[0])
+            decoding = asyncio.create_task(decode_url(url, 8, timeout=45))
+            await viewer.wait_more(100_000)
             await set_faults(http, starved.url, starved=True)
             await wait_until(lambda: starved.provisioned.state != "ready", timeout=20)
             assert "starved" in starved.provisioned.reason
@@ -74,10 +77,8 @@ async def test_starved_engine_is_replaced_and_its_channel_moves(http):
             await wait_until(lambda: starved not in provisioned(proxy), timeout=20)
             assert process_gone(int(starved.provisioned.handle.id))
             assert scaler(proxy).decisions["replaced"] == 1
-            session = proxy.app[REGISTRY].find(IDS[0])
-            assert session.engine_stats is None or session.member.provisioned.state == "ready"
-        code, errors = await decode_bytes(bytes(viewer.data))
-        assert code == 0, errors
+            code, errors = await decoding
+            assert code == 0, errors  # ffmpeg played on through the silence and the move
 
 
 async def test_frozen_engine_failing_health_checks_is_replaced(http):
