@@ -69,13 +69,14 @@ def _start_dockerd(workdir: Path) -> subprocess.Popen:
     if dockerd is None:
         _fail("dockerd is not installed (scripts/test.sh installs docker.io)")
     socket_path = workdir / "docker.sock"
-    log = open(workdir / "dockerd.log", "wb")
-    proc = subprocess.Popen(
-        [dockerd, "--data-root", str(workdir / "data"), "--exec-root", str(workdir / "exec"),
-         "--pidfile", str(workdir / "docker.pid"), "--host", f"unix://{socket_path}",
-         "--storage-driver", "vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
+    with open(workdir / "dockerd.log", "wb") as log:  # the daemon keeps its own copy
+        proc = subprocess.Popen(
+            [dockerd, "--data-root", str(workdir / "data"), "--exec-root", str(workdir / "exec"),
+             "--pidfile", str(workdir / "docker.pid"), "--host", f"unix://{socket_path}",
+             "--storage-driver", "vfs", "--iptables=false", "--ip6tables=false",
+             "--bridge=none"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
     deadline = time.monotonic() + DAEMON_START_SECONDS
     while not _answers(str(socket_path)):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -179,4 +180,8 @@ def docker_env() -> Iterator[DockerEnv]:
             except subprocess.TimeoutExpired:
                 daemon.kill()
                 daemon.wait()
+            # The daemon leaves its default network namespace mounted.
+            netns = workdir / "exec" / "netns" / "default"
+            if netns.exists():
+                subprocess.run(["umount", str(netns)], check=False, capture_output=True)
         shutil.rmtree(workdir, ignore_errors=True)
