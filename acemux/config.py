@@ -232,7 +232,9 @@ class Settings(BaseSettings):
         description="Engines' worth of free channel capacity kept ready for new channels.",
     )
     engine_idle_seconds: float = Field(
-        300.0, ge=0, description="An idle provisioned engine beyond the minimum is retired after this."
+        300.0,
+        ge=0,
+        description="An idle provisioned engine beyond the minimum is retired after this.",
     )
     engine_start_timeout: float = Field(
         60.0, gt=0, description="How long a new engine may take to answer its first health check."
@@ -261,7 +263,8 @@ class Settings(BaseSettings):
         ),
     )
     engine_env: str = Field(
-        "", description="Docker provider: the engines' environment, KEY=VALUE pairs, comma-separated."
+        "",
+        description="Docker provider: the engines' environment, KEY=VALUE pairs, comma-separated.",
     )
     engine_port_env: str = Field(
         "",
@@ -274,7 +277,8 @@ class Settings(BaseSettings):
         "", description="Docker provider: memory limit per engine (e.g. 512m, 2g; empty: none)."
     )
     engine_restart_policy: str = Field(
-        "no", description="Docker provider: restart policy (no, on-failure, unless-stopped, always)."
+        "no",
+        description="Docker provider: restart policy (no, on-failure, unless-stopped, always).",
     )
     engine_owner: str = Field(
         "acemux",
@@ -321,7 +325,9 @@ class Settings(BaseSettings):
     @classmethod
     def _restart_policy(cls, value: str) -> str:
         if value not in ("no", "on-failure", "unless-stopped", "always"):
-            raise ValueError("engine_restart_policy must be no, on-failure, unless-stopped or always")
+            raise ValueError(
+                "engine_restart_policy must be no, on-failure, unless-stopped or always"
+            )
         return value
 
     @field_validator("engine_memory")

@@ -115,7 +115,9 @@ class AcemuxServer:
         s = self.settings
         engines = ",".join(spec.url for spec in s.engines) or "none"
         provider = f", {s.provider} provider" if s.provider else ""
-        log.info("acemux %s listening on %s, engines %s%s", __version__, self.url, engines, provider)
+        log.info(
+            "acemux %s listening on %s, engines %s%s", __version__, self.url, engines, provider
+        )
 
     async def stop(self) -> None:
         await self._runner.cleanup()

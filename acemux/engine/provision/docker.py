@@ -54,9 +54,13 @@ class DockerProvider(Provider):
         if self._docker is not None:
             return self._docker
         if aiodocker is None:
-            raise ProvisionFailed("the docker provider needs aiodocker: pip install 'acemux[docker]'")
+            raise ProvisionFailed(
+                "the docker provider needs aiodocker: pip install 'acemux[docker]'"
+            )
         if not os.path.exists(self._socket):
-            raise ProvisionFailed(f"Docker socket {self._socket} not found (mount it, or set --docker-socket)")
+            raise ProvisionFailed(
+                f"Docker socket {self._socket} not found (mount it, or set --docker-socket)"
+            )
         docker = aiodocker.Docker(url=f"unix://{self._socket}", timeout=API_TIMEOUT)
         image = self._settings.engine_image
         try:
@@ -112,12 +116,16 @@ class DockerProvider(Provider):
         try:
             container = await docker.containers.create(self._config(port), name=name)
         except DockerError as err:
-            raise ProvisionFailed(f"could not create engine container {name}: {_message(err)}") from err
+            raise ProvisionFailed(
+                f"could not create engine container {name}: {_message(err)}"
+            ) from err
         try:
             await container.start()
         except DockerError as err:
             await self._delete(container.id)
-            raise ProvisionFailed(f"could not start engine container {name}: {_message(err)}") from err
+            raise ProvisionFailed(
+                f"could not start engine container {name}: {_message(err)}"
+            ) from err
         log.info("engine container %s (%s) started on port %d", name, container.id[:12], port)
         return EngineHandle(self.name, container.id, port, time.time())
 
@@ -167,10 +175,9 @@ class DockerProvider(Provider):
         restarts = int(info.get("RestartCount") or 0)
         if state.get("Running"):
             return EngineStatus(True, restarts=restarts)
+        status = state.get("Status", "stopped")
         return EngineStatus(
-            False,
-            f"engine container {state.get('Status', 'stopped')} (exit code {state.get('ExitCode')})",
-            restarts,
+            False, f"engine container {status} (exit code {state.get('ExitCode')})", restarts
         )
 
     async def last_words(self, handle: EngineHandle) -> str:
