@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from pydantic import ValidationError
@@ -77,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(log_level="WARNING")  # the table is the output; --log-level shows more
 
+    hash_token = sub.add_parser(
+        "hash-token", help="Print a token's hash, as the users file stores it (token_sha256)."
+    )
+    hash_token.add_argument("token", help="The user's token.")
+
     fake = sub.add_parser("fake-engine", help="Run the built-in fake AceStream engine alone.")
     fake.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
     fake.add_argument("--port", type=int, default=6878, help="Port to listen on.")
@@ -98,6 +104,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "hash-token":
+        from acemux.users import hash_token
+
+        print(hash_token(args.token))
+        return 0
     try:
         if args.command == "fake-engine":
             logs.configure(args.log_level)
@@ -106,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as err:
         print(f"acemux: invalid settings:\n{err}", file=sys.stderr)
         return 2
+    if settings.users_file:
+        from acemux.users import read_users_file
+
+        try:
+            read_users_file(Path(settings.users_file).expanduser())
+        except ValueError as err:
+            print(f"acemux: invalid users file: {err}", file=sys.stderr)
+            return 2
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "demo":
         return _run(lambda stop: _demo(settings, stop))

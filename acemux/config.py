@@ -84,8 +84,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
     engine: str = Field(
         "http://127.0.0.1:6878",
-        # ACEMUX_ENGINES reads better for a list; either name works.
-        validation_alias=AliasChoices("engine", "ACEMUX_ENGINES", "ACEMUX_ENGINE"),
+        # ACEMUX_ENGINES reads better for a list; either name works. Only ACEMUX_*
+        # names: an unprefixed ENGINE in the environment must not configure acemux.
+        validation_alias=AliasChoices("ACEMUX_ENGINES", "ACEMUX_ENGINE"),
         description=(
             "AceStream engine HTTP API URL; several: comma-separated or the flag repeated; "
             "cap an engine's channels with #max=N (http://host:6878#max=8)."
@@ -284,6 +285,45 @@ class Settings(BaseSettings):
         "acemux",
         description="Docker provider: the label value marking this acemux's containers.",
     )
+    # -- CORS: pages on other origins (hls.js, web players) reading what acemux serves
+    cors_origins: str = Field(
+        "*",
+        description=(
+            "Origins whose web pages may read streams, playlists and the read-only API "
+            "(CORS): * for any, or comma-separated origins like https://app.example; "
+            "empty: no CORS headers."
+        ),
+    )
+    # Tuner, guide and users (issue 17): HDHomeRun emulation, SSDP, XMLTV, per-user access.
+    public_url: str = Field(
+        "",
+        description=(
+            "acemux's address as media servers and players reach it (http://192.168.1.5:8080); "
+            "tuner, playlist and guide links use it instead of the request's Host header."
+        ),
+    )
+    tuner_name: str = Field("acemux", description="The HDHomeRun tuners' FriendlyName.")
+    ssdp: bool = Field(
+        False, description="Answer SSDP M-SEARCH on UDP 1900 so media servers find the tuners."
+    )
+    ssdp_port: int = Field(1900, ge=0, le=65535, description="UDP port of SSDP discovery.")
+    guides: str = Field(
+        "",
+        description=(
+            "XMLTV guides besides those the playlists name (url-tvg): name=file-or-URL pairs, "
+            "separated by commas or semicolons."
+        ),
+    )
+    guide_refresh_seconds: float = Field(
+        3600.0, gt=0, description="How long a fetched guide is served before it is fetched again."
+    )
+    guide_max_bytes: int = Field(
+        100 * MiB, ge=1024, description="Largest guide acemux reads (after gunzip), in bytes."
+    )
+    users_file: str = Field(
+        "",
+        description="TOML file of users (tokens hashed, limits, playlists); reloaded on SIGHUP.",
+    )
 
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
@@ -367,6 +407,22 @@ class Settings(BaseSettings):
             raise ValueError("log_format must be 'text' or 'json'")
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_star_or_scheme_host(cls, value: str) -> str:
+        origins = []
+        for part in value.split(","):
+            origin = part.strip().rstrip("/").lower()
+            if origin and origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"CORS origin {part.strip()!r} must be * or scheme://host[:port]")
+            if origin and origin not in origins:
+                origins.append(origin)
+        return ",".join(origins)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return self.cors_origins.split(",") if self.cors_origins else []
+
     @field_validator("playlists")
     @classmethod
     def _playlists_are_name_source_pairs(cls, value: str) -> str:
@@ -377,7 +433,28 @@ class Settings(BaseSettings):
     def playlist_specs(self) -> list["PlaylistSpec"]:
         return PlaylistSpec.parse_all(self.playlists)
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("public_url must be an http:// or https:// URL")
+        return value
 
+    @field_validator("guides")
+    @classmethod
+    def _guides_are_name_source_pairs(cls, value: str) -> str:
+        PlaylistSpec.parse_all(value)
+        return value.strip()
+
+    @property
+    def guide_specs(self) -> list["PlaylistSpec"]:
+        return PlaylistSpec.parse_all(self.guides)
+
+
+# An origin as browsers send it: scheme://host[:port], nothing after.
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+")
 _PLAYLIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # A comma or semicolon starts the next pair only before "name=": URLs keep theirs.
 _PLAYLIST_SEPARATOR = re.compile(r"[,;]\s*(?=[A-Za-z0-9][A-Za-z0-9_.-]*=)")

@@ -38,6 +38,13 @@ class NotFound(AcemuxError):
     code = "not_found"
 
 
+class Conflict(AcemuxError):
+    """The request cannot be done in the resource's present state (e.g. nothing to reconnect)."""
+
+    status = 409
+    code = "conflict"
+
+
 class EngineError(AcemuxError):
     """The engine answered, with an error of its own (e.g. failed to load content)."""
 

@@ -8,6 +8,7 @@ need_apt=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v haproxy >/dev/null || need_apt+=(haproxy)
+command -v ip >/dev/null || need_apt+=(iproute2)  # the SSDP multicast test's network namespace
 # The docker tests start their own daemon and build their base image with debootstrap.
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)

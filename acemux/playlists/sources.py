@@ -20,6 +20,7 @@ import aiohttp
 from acemux import __version__
 from acemux.config import PlaylistSpec, Settings
 from acemux.errors import AcemuxError
+from acemux.playlists.entries import Playlist, read_entries
 from acemux.playlists.m3u import M3UTemplate, parse
 from acemux.tasks import cancel_and_wait
 
@@ -44,12 +45,20 @@ class FetchError(Exception):
     """Why a source could not be read (its message goes to the status API)."""
 
 
-class PlaylistSource:
+class CachedSource:
+    """One configured source fetched and cached, its last good copy kept.
+
+    Subclasses say what the bytes must look like and what to keep of them
+    (`_accept`); the fetching, refresh timing and status are shared.
+    """
+
+    kind = "source"  # what the logs and errors call it
+
     def __init__(self, spec: PlaylistSpec, refresh_seconds: float, max_bytes: int) -> None:
         self.spec = spec
         self._refresh_seconds = refresh_seconds
         self._max_bytes = max_bytes
-        self._template: M3UTemplate | None = None
+        self._has_copy = False
         self._size = 0
         self._due_at = 0.0  # monotonic time of the next fetch
         self._refreshing: asyncio.Task | None = None
@@ -64,23 +73,29 @@ class PlaylistSource:
     @property
     def stale(self) -> bool:
         """A copy is being served although the latest fetch failed."""
-        return self._template is not None and self.last_error is not None
+        return self._has_copy and self.last_error is not None
 
-    async def template(self, http: aiohttp.ClientSession) -> M3UTemplate:
-        """The parsed playlist, fetched first when the copy in hand is due for a refresh."""
+    async def ensure(self, http: aiohttp.ClientSession) -> None:
+        """Fetch first when the copy in hand is due for a refresh; raise when there is none."""
         if time.monotonic() >= self._due_at:
             if self._refreshing is None:
                 self._refreshing = asyncio.create_task(
-                    self._refresh(http), name=f"playlist:{self.name}"
+                    self._refresh(http), name=f"{self.kind}:{self.name}"
                 )
-            if self._template is None:
+            if not self._has_copy:
                 # Shielded: a client that hangs up does not cancel the others' fetch.
                 await asyncio.shield(self._refreshing)
             else:
                 await asyncio.wait({self._refreshing}, timeout=REFRESH_WAIT_SECONDS)
-        if self._template is None:
-            raise PlaylistUnavailable(f"playlist {self.name} is unavailable: {self.last_error}")
-        return self._template
+        if not self._has_copy:
+            raise PlaylistUnavailable(f"{self.kind} {self.name} is unavailable: {self.last_error}")
+
+    async def _accept(self, data: bytes) -> str:
+        """Keep what the fetched bytes hold; raise FetchError when they are unusable.
+
+        Returns a short summary for the log.
+        """
+        raise NotImplementedError
 
     async def _refresh(self, http: aiohttp.ClientSession) -> None:
         self.last_fetch_at = time.time()
@@ -89,26 +104,25 @@ class PlaylistSource:
                 data = await _fetch_url(http, self.spec.source, self._max_bytes)
             else:
                 data = await asyncio.to_thread(_read_file, self.spec.source, self._max_bytes)
-            _check_playlist(data)
+            summary = await self._accept(data)
         except (FetchError, aiohttp.ClientError, OSError, TimeoutError) as err:
             self.last_error = str(err) or type(err).__name__
             self._due_at = time.monotonic() + min(self._refresh_seconds, RETRY_SECONDS)
             log.warning(
-                "playlist %s (%s): %s%s",
+                "%s %s (%s): %s%s",
+                self.kind,
                 self.name,
                 self.display_source,
                 self.last_error,
-                "; serving the last good copy" if self._template is not None else "",
+                "; serving the last good copy" if self._has_copy else "",
             )
         else:
-            self._template = parse(data)
+            self._has_copy = True
             self._size = len(data)
             self.last_error = None
             self.last_success_at = time.time()
             self._due_at = time.monotonic() + self._refresh_seconds
-            log.info(
-                "playlist %s: %d bytes, %d stream links", self.name, len(data), self._template.links
-            )
+            log.info("%s %s: %d bytes, %s", self.kind, self.name, len(data), summary)
         finally:
             self._refreshing = None
 
@@ -122,24 +136,58 @@ class PlaylistSource:
         return f"{parts.scheme}://{host}{parts.path}{'?…' if parts.query else ''}"
 
     def describe(self) -> dict:
-        template = self._template
         return {
             "name": self.name,
-            "path": f"/playlist/{self.name}.m3u",
             "source": self.display_source,
             "kind": "url" if self.spec.remote else "file",
             "last_fetch_at": self.last_fetch_at,
             "last_success_at": self.last_success_at,
             "last_error": self.last_error,
             "stale": self.stale,
-            "bytes": self._size if template is not None else None,
-            "links": template.links if template is not None else None,
+            "bytes": self._size if self._has_copy else None,
         }
 
     async def cancel(self) -> None:
         task = self._refreshing
         if task is not None:
             await cancel_and_wait(task)
+
+
+class PlaylistSource(CachedSource):
+    """An M3U source: kept as a template to re-render, and read as entries."""
+
+    kind = "playlist"
+
+    def __init__(self, spec: PlaylistSpec, refresh_seconds: float, max_bytes: int) -> None:
+        super().__init__(spec, refresh_seconds, max_bytes)
+        self._template: M3UTemplate | None = None
+        self._playlist: Playlist | None = None
+
+    async def _accept(self, data: bytes) -> str:
+        _check_playlist(data)
+        self._template = parse(data)
+        self._playlist = read_entries(data)
+        return f"{self._template.links} stream links"
+
+    async def template(self, http: aiohttp.ClientSession) -> M3UTemplate:
+        """The parsed playlist, fetched first when the copy in hand is due for a refresh."""
+        await self.ensure(http)
+        assert self._template is not None
+        return self._template
+
+    async def playlist(self, http: aiohttp.ClientSession) -> Playlist:
+        """The same copy read as entries (titles, attributes, links) and header."""
+        await self.ensure(http)
+        assert self._playlist is not None
+        return self._playlist
+
+    def describe(self) -> dict:
+        template = self._template
+        return {
+            **super().describe(),
+            "path": f"/playlist/{self.name}.m3u",
+            "links": template.links if template is not None else None,
+        }
 
 
 class PlaylistSources:
@@ -172,6 +220,24 @@ class PlaylistSources:
             return None
         assert self._http is not None, "open() first"
         return await source.template(self._http)
+
+    async def playlist(self, name: str) -> Playlist | None:
+        """The named playlist read as entries, or None when no source has that name."""
+        source = self._sources.get(name)
+        if source is None:
+            return None
+        return await source.playlist(self.http)
+
+    @property
+    def names(self) -> list[str]:
+        """The configured playlists' names, in configuration order."""
+        return list(self._sources)
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The client that fetches remote sources (guides use it too)."""
+        assert self._http is not None, "open() first"
+        return self._http
 
     def describe(self) -> list[dict]:
         return [source.describe() for source in self._sources.values()]

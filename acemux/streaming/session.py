@@ -368,7 +368,7 @@ class ChannelSession:
             return
         await self.audience.serve(viewer, drain)
 
-    def request_reconnect(self, reason: str) -> None:
+    def request_reconnect(self, reason: str) -> bool:
         """Reconnect the upstream, cutting it right before the next keyframe.
 
         Viewers see whole frames up to the cut, then the new connection from its
@@ -376,6 +376,7 @@ class ChannelSession:
         """
         if self._upstream is not None:
             self._reconnect_asked = reason
+        return self._upstream is not None
 
     def move_engine(self, reason: str) -> None:
         """Leave the current engine now (it is being replaced): reconnect on another one.

@@ -24,6 +24,7 @@ class Viewer:
         "id",
         "address",
         "user_agent",
+        "user",
         "connected_at",
         "transport",
         "chunked",
@@ -42,10 +43,12 @@ class Viewer:
         chunked: bool,
         address: str = "",
         user_agent: str = "",
+        user: str | None = None,
     ) -> None:
         self.id = next(_ids)
         self.address = address
         self.user_agent = user_agent
+        self.user = user  # the named user watching, when acemux has users
         self.connected_at = time.time()
         self.transport = transport
         self.chunked = chunked
@@ -81,6 +84,7 @@ class Viewer:
             "id": self.id,
             "address": self.address,
             "user_agent": self.user_agent,
+            "user": self.user,
             "connected_at": self.connected_at,
             "bytes_sent": self.bytes_sent,
             "live": self.live,

@@ -1,4 +1,4 @@
-"""The acexy-compatible surface: /ace/getstream (query and path forms) and /ace/status."""
+"""The acexy-compatible surface: /ace/getstream (query, path and .ts forms) and /ace/status."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from acemux.errors import BadRequest, NotFound
 from acemux.logs import ids
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
-from acemux.web.keys import REGISTRY, SETTINGS
+from acemux.web.auth import request_user
+from acemux.web.keys import DIRECTORY, REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,20 @@ async def getstream(request: web.Request) -> web.StreamResponse:
     return await _stream(request, _channel_key(request))
 
 
+# The .ts alias tells players that go by the URL (Jellyfin) that this is MPEG-TS. It
+# must be registered before the plain path form, which would take "<id>.ts" as the
+# id; decorators register from the bottom up.
 @routes.get("/ace/getstream/{content_id}")
+@routes.get("/ace/getstream/{content_id}.ts")
 async def getstream_path(request: web.Request) -> web.StreamResponse:
     return await _stream(request, _channel_key(request, request.match_info["content_id"]))
 
 
 async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
+    if request.method == "HEAD":
+        # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
+        # GET's status and headers at once, no body, and no channel at the engine.
+        return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key) as session:
         resp = web.StreamResponse(headers=STREAM_HEADERS)
@@ -59,6 +68,7 @@ async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
             chunked=getattr(writer, "chunked", False),
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
+            user=user.name if (user := request_user(request)) else None,
         )
         log.info(
             "channel %s: viewer %d joined from %s",
@@ -102,4 +112,5 @@ async def status(request: web.Request) -> web.Response:
     session = registry.find(key.value)
     if session is None:
         raise NotFound(f"stream {key.value} is not playing")
-    return web.json_response(session.describe())
+    channel = request.app[DIRECTORY].known(session.key.value)  # its playlist name and logo
+    return web.json_response({**session.describe(), "channel": channel and channel.describe()})

@@ -11,10 +11,10 @@ import time
 
 from aiohttp import web
 
-from acemux.errors import BadRequest, NotFound
+from acemux.errors import BadRequest, Conflict, NotFound
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
-from acemux.web.keys import AUTOSCALER, HLS, POOL, RATES, REGISTRY
+from acemux.web.keys import AUTOSCALER, DIRECTORY, HLS, POOL, RATES, REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/streams")
 async def list_streams(request: web.Request) -> web.Response:
     sessions = request.app[REGISTRY].sessions()
+    if sessions:
+        request.app[DIRECTORY].warm()  # names the channels from the playlists
     return web.json_response({"streams": [_stream(request, s) for s in sessions]})
 
 
@@ -55,8 +57,15 @@ async def stop_stream(request: web.Request) -> web.Response:
 @routes.post("/api/v1/streams/{id}/reconnect")
 async def reconnect_stream(request: web.Request) -> web.Response:
     session = _find(request)
+    if not session.request_reconnect("asked through the API"):
+        # No upstream is open (the engine is prebuffering, or a reconnect is under
+        # way): a 202 would promise a reconnect that never happens.
+        state = STATES.get(session.state, session.state)
+        raise Conflict(
+            f"stream {session.key.name} has no upstream connection open (state: {state}), "
+            "so there is nothing to reconnect; try again once it plays"
+        )
     log.info("channel %s: reconnect asked through the API", session.key.name)
-    session.request_reconnect("asked through the API")
     return web.json_response({"reconnecting": session.key.value}, status=202)
 
 
@@ -105,9 +114,11 @@ def _stream(request: web.Request, session: ChannelSession) -> dict:
     now = time.time()
     info = session.info
     first_byte = session.first_byte_at
+    channel = request.app[DIRECTORY].known(session.key.value)
     return {
         "id": session.key.value,
         "key": session.key.name,
+        "channel": channel.describe() if channel else None,  # number, name, logo
         "selector": session.key.kind,
         "state": STATES.get(session.state, session.state),
         "engine": {
@@ -141,6 +152,7 @@ def _client(session: ChannelSession, viewer: Viewer, bitrate_in: float | None, n
         "id": viewer.id,
         "address": viewer.address,
         "user_agent": viewer.user_agent,
+        "user": viewer.user,
         "connected_at": viewer.connected_at,
         "connected_seconds": round(now - viewer.connected_at, 3),
         "bytes_sent": viewer.bytes_sent,

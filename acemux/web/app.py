@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -13,10 +15,12 @@ from acemux.engine.pool import EnginePool
 from acemux.engine.provision import make_provider
 from acemux.engine.provision.autoscale import Autoscaler
 from acemux.streaming.registry import ChannelRegistry
-from acemux.web import ace, api, dashboard, hls, monitoring, playlists
+from acemux.tuner.ssdp import start_ssdp
+from acemux.users import Users
+from acemux.web import ace, api, cors, dashboard, guide, hls, monitoring, playlists, tuner
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
-from acemux.web.keys import AUTOSCALER, METRICS, POOL, RATES, REGISTRY, SETTINGS
+from acemux.web.keys import AUTOSCALER, METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -27,8 +31,12 @@ MAX_REQUEST_LINE = 16 * 1024
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors, *token_middlewares(settings)])
+    users = Users(settings)
+    # CORS preflights first: browsers send them without the token.
+    middlewares = [*cors.middlewares(settings), json_errors, *token_middlewares(settings, users)]
+    app = web.Application(middlewares=middlewares)
     app[SETTINGS] = settings
+    app[USERS] = users
     app[POOL] = pool = EnginePool(settings)
     app[METRICS] = metrics = Metrics()
     app[REGISTRY] = ChannelRegistry(settings, pool, events=metrics)
@@ -43,10 +51,15 @@ def create_app(settings: Settings) -> web.Application:
     dashboard.add_routes(app)
     hls.setup(app)
     playlists.setup(app)
+    tuner.setup(app)
+    guide.setup(app)
+    cors.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)
     app.cleanup_ctx.append(_provisioning)
+    if settings.users_file:
+        app.cleanup_ctx.append(_reload_users_on_sighup)
     app.on_shutdown.append(_close_channels)
     return app
 
@@ -76,6 +89,14 @@ async def _provisioning(app: web.Application) -> AsyncIterator[None]:
         await scaler.stop()
 
 
+async def _reload_users_on_sighup(app: web.Application) -> AsyncIterator[None]:
+    """`kill -HUP` makes acemux read its users file again (a broken file changes nothing)."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, app[USERS].reload)
+    yield
+    loop.remove_signal_handler(signal.SIGHUP)
+
+
 async def _close_channels(app: web.Application) -> None:
     """First step of shutdown: end every viewer and stop every engine session."""
     await app[REGISTRY].close_all()
@@ -99,6 +120,7 @@ class AcemuxServer:
             access_log=None,
         )
         self.port = settings.port
+        self._ssdp: asyncio.DatagramTransport | None = None
 
     @property
     def url(self) -> str:
@@ -112,6 +134,12 @@ class AcemuxServer:
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         await site.start()
         self.port = self._runner.addresses[0][1]  # the real port when 0 was asked for
+        if self.settings.ssdp:
+            try:
+                self._ssdp = await start_ssdp(self.settings, self.port)
+            except OSError:
+                await self._runner.cleanup()  # no half-started server is left behind
+                raise
         s = self.settings
         engines = ",".join(spec.url for spec in s.engines) or "none"
         provider = f", {s.provider} provider" if s.provider else ""
@@ -119,7 +147,14 @@ class AcemuxServer:
             "acemux %s listening on %s, engines %s%s", __version__, self.url, engines, provider
         )
 
+    @property
+    def ssdp_port(self) -> int | None:
+        """The UDP port SSDP answers on (the real one when 0 was asked for)."""
+        return self._ssdp.get_extra_info("sockname")[1] if self._ssdp is not None else None
+
     async def stop(self) -> None:
+        if self._ssdp is not None:
+            self._ssdp.close()
         await self._runner.cleanup()
 
     async def __aenter__(self) -> "AcemuxServer":

@@ -11,6 +11,8 @@ from acemux.errors import AcemuxError
 
 log = logging.getLogger(__name__)
 
+_PATH_TOKEN = re.compile(r"^/t/[^/]*/")  # tuner and guide paths may carry a token
+
 
 def error_response(
     status: int, code: str, message: str, retry_after: int | None = None
@@ -37,5 +39,6 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return error_response(exc.status, _code_for(exc.reason), exc.reason)
     except Exception:
         # Log the cause for the operator; the client only learns that it failed.
-        log.exception("unexpected error serving %s %s", request.method, request.path)
+        path = _PATH_TOKEN.sub("/t/…/", request.path)  # tokens never go to the logs
+        log.exception("unexpected error serving %s %s", request.method, path)
         return error_response(500, "internal_error", "internal error")

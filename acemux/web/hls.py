@@ -15,6 +15,7 @@ from acemux.errors import BadRequest, NotFound
 from acemux.streaming.hls import HlsChannel, HlsChannels
 from acemux.streaming.key import ChannelKey
 from acemux.web.ace import MAX_QUERY_LENGTH
+from acemux.web.auth import own_token
 from acemux.web.keys import HLS, REGISTRY, SETTINGS
 from acemux.web.urls import client_address, public_base, segment_url
 
@@ -43,14 +44,17 @@ def _touch(request: web.Request, channel: HlsChannel) -> None:
 @routes.get("/ace/manifest.m3u8")
 async def manifest(request: web.Request) -> web.Response:
     key = _channel_key(request)
+    if request.method == "HEAD":
+        # A probe: the playlist's headers without starting the channel at the engine.
+        return web.Response(content_type=MPEGURL, headers=PLAYLIST_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key) as session:
         channel = request.app[HLS].attach(session)
         _touch(request, channel)
         # A single response: nothing is sent until a first segment exists.
         await channel.wait_ready(settings.prebuffer_timeout)
-    base = public_base(request, settings.trust_forwarded_headers)
-    token = request.query.get("token")
+    base = public_base(request, settings.trust_forwarded_headers, settings.public_url)
+    token = own_token(request)
     text = channel.segmenter.playlist(lambda number: segment_url(base, key, number, token))
     return web.Response(text=text, content_type=MPEGURL, headers=PLAYLIST_HEADERS)
 

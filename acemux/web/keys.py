@@ -5,10 +5,13 @@ from aiohttp import web
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.engine.provision.autoscale import Autoscaler
+from acemux.guide.sources import GuideSources
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.hls import HlsChannels
 from acemux.streaming.registry import ChannelRegistry
+from acemux.tuner.directory import ChannelDirectory
+from acemux.users import Users
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -20,4 +23,7 @@ RATES = web.AppKey("rates", RateSampler)
 HLS = web.AppKey("hls", HlsChannels)
 PLAYLISTS = web.AppKey("playlists", PlaylistSources)
 RECENT = web.AppKey("recent_channels", RecentChannels)
+USERS = web.AppKey("users", Users)
+DIRECTORY = web.AppKey("channel_directory", ChannelDirectory)
+GUIDES = web.AppKey("guides", GuideSources)
 AUTOSCALER = web.AppKey("autoscaler", Autoscaler)  # only with a provider

@@ -1,7 +1,8 @@
 """M3U playlists for players, their links pointed at acemux.
 
 - `/playlist/<name>.m3u`: a configured source with every stream link made an
-  acemux TS link (HLS links with `?format=hls`); nothing else changes.
+  acemux TS link (HLS links with `?format=hls`); nothing else changes but a
+  `#KODIPROP:mimetype=video/mp2t` line before each TS link, for Kodi.
 - `/playlist.m3u`: the channels played lately, for a quick try in a player.
 - `/api/v1/playlists`: each source's fetch status.
 """
@@ -14,11 +15,13 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from acemux.errors import BadRequest, NotFound
-from acemux.playlists.m3u import StreamLink
+from acemux.playlists.m3u import TS_MIMETYPE_TAG, StreamLink
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.key import ChannelKey
-from acemux.web.keys import PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.auth import own_token
+from acemux.web.keys import GUIDES, PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.tuner import numbered_playlist
 from acemux.web.urls import public_base, stream_url
 
 M3U_TYPE = "audio/x-mpegurl"
@@ -31,19 +34,21 @@ STREAM_PATH_PREFIX = "/ace/getstream/"
 routes = web.RouteTableDef()
 
 
-def _channel_url(request: web.Request) -> Callable[[ChannelKey], str]:
-    """How this request's playlist links a channel: its base, format and token."""
+def _channel_url(request: web.Request) -> tuple[bool, Callable[[ChannelKey], str]]:
+    """How this request's playlist links a channel: TS or HLS, and the link (base, token)."""
     fmt = request.query.get("format", "ts")
     if fmt not in FORMATS:
         raise BadRequest("format must be ts or hls")
-    base = public_base(request, request.app[SETTINGS].trust_forwarded_headers)
-    token = request.query.get("token")
-    return lambda key: stream_url(base, key, token, hls=fmt == "hls")
+    settings = request.app[SETTINGS]
+    base = public_base(request, settings.trust_forwarded_headers, settings.public_url)
+    token = own_token(request)
+    ts = fmt == "ts"
+    return ts, lambda key: stream_url(base, key, token, hls=not ts)
 
 
 @routes.get("/playlist/{name}.m3u")
 async def named_playlist(request: web.Request) -> web.Response:
-    channel_url = _channel_url(request)
+    ts, channel_url = _channel_url(request)
     name = request.match_info["name"]
     template = await request.app[PLAYLISTS].template(name)
     if template is None:
@@ -56,29 +61,35 @@ async def named_playlist(request: web.Request) -> web.Response:
             return None  # no usable id in it: the link is kept as it is
         return channel_url(key)
 
-    return web.Response(body=template.render(new_url), content_type=M3U_TYPE, headers=NO_CACHE)
+    body = await numbered_playlist(request, name, template.render(new_url, mark_ts=ts))
+    return web.Response(body=body, content_type=M3U_TYPE, headers=NO_CACHE)
 
 
 @routes.get("/playlist.m3u")
 async def recent_playlist(request: web.Request) -> web.Response:
-    channel_url = _channel_url(request)
+    ts, channel_url = _channel_url(request)
     playing = [session.key for session in request.app[REGISTRY].sessions()]
     keys = dict.fromkeys([*request.app[RECENT].keys(), *playing])
     lines = ["#EXTM3U"]
     for key in keys:
-        lines += [f"#EXTINF:-1,{key.name}", channel_url(key)]
+        lines.append(f"#EXTINF:-1,{key.name}")
+        if ts:
+            lines.append(TS_MIMETYPE_TAG.decode())
+        lines.append(channel_url(key))
     return web.Response(text="\n".join(lines) + "\n", content_type=M3U_TYPE, headers=NO_CACHE)
 
 
 @routes.get("/api/v1/playlists")
 async def playlist_status(request: web.Request) -> web.Response:
-    return web.json_response({"playlists": request.app[PLAYLISTS].describe()})
+    return web.json_response(
+        {"playlists": request.app[PLAYLISTS].describe(), "guides": request.app[GUIDES].describe()}
+    )
 
 
 async def _note_played(request: web.Request, response: web.StreamResponse) -> None:
     """A TS stream or HLS playlist is starting: remember its channel for /playlist.m3u."""
-    if response.status != 200:
-        return
+    if response.status != 200 or request.method != "GET":
+        return  # a HEAD is a player's probe: it played nothing
     path = request.path
     if path in STREAM_PATHS:
         request.app[RECENT].note(ChannelKey.from_query(request.query))

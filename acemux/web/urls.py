@@ -27,8 +27,10 @@ def _first(value: str | None) -> str:
     return (value or "").split(",")[0].strip()
 
 
-def public_base(request: web.Request, trust_forwarded: bool) -> str:
-    """`scheme://host[:port]` of acemux as the player reached it."""
+def public_base(request: web.Request, trust_forwarded: bool, public_url: str = "") -> str:
+    """`scheme://host[:port]` of acemux as the player reached it (public_url when set)."""
+    if public_url:
+        return public_url
     scheme, host = request.scheme, request.host
     if trust_forwarded:
         proto = _first(request.headers.get("X-Forwarded-Proto")).lower()
@@ -48,17 +50,26 @@ def client_address(request: web.Request, trust_forwarded: bool) -> str:
     return forwarded_for or request.remote or ""
 
 
-def channel_query(key: ChannelKey, token: str | None) -> str:
-    params = [(key.kind, key.value), *key.extra]
+def channel_query(key: ChannelKey, token: str | None, selector: bool = True) -> str:
+    params = [(key.kind, key.value)] if selector else []
+    params += key.extra
     if token:
         params.append(("token", token))
     return urlencode(params, quote_via=quote)
 
 
 def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False) -> str:
-    """The channel's TS stream, or its HLS playlist."""
-    path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
-    return f"{base}{path}?{channel_query(key, token)}"
+    """The channel's TS stream, or its HLS playlist.
+
+    TS links by content id take the `/ace/getstream/<id>.ts` form: players that
+    judge a link by its name (Jellyfin) then know it is MPEG-TS without a probe.
+    The path names a content id, so infohash links keep the query form.
+    """
+    if hls or key.kind != "id":
+        path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
+        return f"{base}{path}?{channel_query(key, token)}"
+    rest = channel_query(key, token, selector=False)
+    return f"{base}/ace/getstream/{key.value}.ts" + (f"?{rest}" if rest else "")
 
 
 def segment_url(base: str, key: ChannelKey, number: int, token: str | None) -> str:

@@ -138,3 +138,25 @@ async def test_engines_and_readiness_follow_the_engine_health(http):
             assert (await get_json(http, f"{proxy.url}/healthz"))["status"] == "ok"
     finally:
         await engine.stop()
+
+
+async def test_reconnect_is_refused_while_no_upstream_is_open(engine, proxy, http):
+    engine.faults.prebuffer_seconds = 60  # the engine withholds the stream: no upstream yet
+    reconnect = f"{proxy.url}/api/v1/streams/{CID}/reconnect"
+    async with RecordingViewer(http, f"{proxy.url}/ace/getstream?id={CID}"):
+        async with http.post(reconnect) as resp:
+            assert resp.status == 409
+            error = (await resp.json())["error"]
+    assert error["code"] == "conflict"
+    assert "no upstream connection open (state: prebuffering)" in error["message"]
+    assert engine.stats.playback_connections == 1, "no reconnect was armed"
+
+
+async def test_reconnect_of_a_playing_stream_is_accepted_and_happens(engine, proxy, http):
+    reconnect = f"{proxy.url}/api/v1/streams/{CID}/reconnect"
+    async with RecordingViewer(http, f"{proxy.url}/ace/getstream?id={CID}") as viewer:
+        await viewer.wait_bytes(50_000)
+        async with http.post(reconnect) as resp:
+            assert resp.status == 202
+            assert await resp.json() == {"reconnecting": CID}
+        await engine.stats.wait_for(lambda s: s.playback_connections == 2, timeout=15)

@@ -71,3 +71,14 @@ async def test_demo_prints_a_url_that_plays(http):
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_only_acemux_variables_configure_acemux(monkeypatch):
+    monkeypatch.setenv("ENGINE", "http://10.9.9.9:6878")  # another program's variable
+    assert _settings(build_parser().parse_args(["serve"])).engine == "http://127.0.0.1:6878"
+    monkeypatch.setenv("ACEMUX_ENGINE", "http://a:6878")
+    assert _settings(build_parser().parse_args(["serve"])).engine == "http://a:6878"
+    monkeypatch.setenv("ACEMUX_ENGINES", "http://b:6878,http://c:6878")
+    assert _settings(build_parser().parse_args(["serve"])).engine == "http://b:6878,http://c:6878"
+    args = build_parser().parse_args(["serve", "--engine", "http://d:6878"])
+    assert _settings(args).engine == "http://d:6878"  # the flag still wins

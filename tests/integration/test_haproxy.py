@@ -72,6 +72,7 @@ async def test_channels_stick_to_one_instance_spread_out_and_fail_over(http):
                 urls = [
                     f"{front}/ace/getstream?id={cid}",
                     f"{front}/ace/getstream/{cid}",
+                    f"{front}/ace/getstream/{cid}.ts",
                     f"{front}/ace/getstream?id={cid.upper()}",
                 ]
                 async with contextlib.AsyncExitStack() as stack:
@@ -82,15 +83,17 @@ async def test_channels_stick_to_one_instance_spread_out_and_fail_over(http):
                         await viewer.wait_bytes(50_000)
                     holders = [s for s in (one, two) if cid in channels_of(s)]
                     assert len(holders) == 1
-                    assert len(holders[0].app[REGISTRY].find(cid).viewers) == 3
+                    assert len(holders[0].app[REGISTRY].find(cid).viewers) == 4
                     assert engine.stats.getstream_calls_by_id[cid] == 1
                     assert engine.stats.playback_connections == 1
 
-                # Channels spread over both instances.
+                # Channels spread over both instances; the .ts path form of each
+                # lands with its query form.
                 async with contextlib.AsyncExitStack() as stack:
                     for other in IDS[1:]:
-                        viewer = RecordingViewer(http, f"{front}/ace/getstream?id={other}")
-                        await stack.enter_async_context(viewer)
+                        for url in (f"?id={other}", f"/{other}.ts"):
+                            viewer = RecordingViewer(http, f"{front}/ace/getstream{url}")
+                            await stack.enter_async_context(viewer)
                     assert channels_of(one) and channels_of(two)
                     assert channels_of(one).isdisjoint(channels_of(two))
 

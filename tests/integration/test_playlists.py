@@ -11,6 +11,7 @@ from aiohttp import web
 
 from acemux.cli import _settings, build_parser
 from acemux.fake_engine import DEMO_CONTENT_ID
+from acemux.web.keys import REGISTRY
 from tests.integration.apiclient import get_json
 from tests.integration.conftest import running_proxy
 from tests.streamclient import RecordingViewer
@@ -34,17 +35,34 @@ PLAYLIST = (
 ).encode()
 
 
-def expected(base: str, path: str = "/ace/getstream", token: str = "") -> bytes:
-    """PLAYLIST with only its three AceStream links pointed at acemux."""
-    suffix = f"&token={token}" if token else ""
+def expected(base: str, hls: bool = False, token: str = "", name: str = "home") -> bytes:
+    """PLAYLIST with only its three AceStream links pointed at acemux, numbered, with acemux's guide.
+
+    TS links by content id take the .ts path form, each after a Kodi mimetype
+    line; the infohash link keeps the query form; HLS links get no Kodi line.
+    """
+    kodi = "" if hls else "#KODIPROP:mimetype=video/mp2t\r\n"
+
+    def link(selector: str, value: str) -> str:
+        and_token = f"&token={token}" if token else ""
+        if hls:
+            return f"{base}/ace/manifest.m3u8?{selector}={value}{and_token}"
+        if selector == "infohash":
+            return f"{base}/ace/getstream?infohash={value}{and_token}"
+        return f"{base}/ace/getstream/{value}.ts" + (f"?token={token}" if token else "")
+
     text = PLAYLIST.decode()
-    text = text.replace(f"acestream://{CID}", f"{base}{path}?id={CID}{suffix}")
+    guide = f"{base}/epg/{name}.xml" + (f"?token={token}" if token else "")
+    text = text.replace("#EXTM3U", f'#EXTM3U url-tvg="{guide}"')
+    for number, title in enumerate(["tvg-id=\"demo\"", "group-title=\"Engine\"", ",By"], 1):
+        text = text.replace(f"#EXTINF:-1 {title}", f'#EXTINF:-1 tvg-chno="{number}" {title}')
+        text = text.replace(f"#EXTINF:-1{title}", f'#EXTINF:-1 tvg-chno="{number}"{title}')
+    text = text.replace(f"acestream://{CID}", kodi + link("id", CID))
     text = text.replace(
-        f"http://127.0.0.1:6878/ace/getstream?id={OTHER}&pid=7", f"{base}{path}?id={OTHER}{suffix}"
+        f"http://127.0.0.1:6878/ace/getstream?id={OTHER}&pid=7", kodi + link("id", OTHER)
     )
     text = text.replace(
-        f"http://engine:6878/ace/manifest.m3u8?infohash={HASH}",
-        f"{base}{path}?infohash={HASH}{suffix}",
+        f"http://engine:6878/ace/manifest.m3u8?infohash={HASH}", kodi + link("infohash", HASH)
     )
     return text.encode()
 
@@ -111,7 +129,7 @@ async def test_file_playlist_keeps_everything_but_the_links(engine, http, tmp_pa
     async with running_proxy(engine.url, playlists=f"home={path}") as proxy:
         assert await fetch(http, f"{proxy.url}/playlist/home.m3u") == expected(proxy.url)
         hls = await fetch(http, f"{proxy.url}/playlist/home.m3u?format=hls")
-        assert hls == expected(proxy.url, "/ace/manifest.m3u8")
+        assert hls == expected(proxy.url, hls=True)
         [status] = (await get_json(http, f"{proxy.url}/api/v1/playlists"))["playlists"]
     assert status["kind"] == "file" and status["links"] == 3 and status["stale"] is False
     assert status["bytes"] == len(PLAYLIST) and status["last_error"] is None
@@ -132,12 +150,13 @@ async def test_remote_playlist_is_cached_then_refreshed(engine, http, origin):
         engine.url, playlists=f"tv={origin.url}", playlist_refresh_seconds=0.3
     ) as proxy:
         url = f"{proxy.url}/playlist/tv.m3u"
-        assert await asyncio.gather(fetch(http, url), fetch(http, url)) == [expected(proxy.url)] * 2
+        want = expected(proxy.url, name="tv")
+        assert await asyncio.gather(fetch(http, url), fetch(http, url)) == [want] * 2
         assert origin.requests == 1, "concurrent requests share one fetch"
         origin.body = PLAYLIST.replace(b"Elsewhere", b"Renamed")
-        assert await fetch(http, url) == expected(proxy.url)  # cached within the interval
+        assert await fetch(http, url) == want  # cached within the interval
         await asyncio.sleep(0.35)  # the refresh interval passes
-        assert await fetch(http, url) == expected(proxy.url).replace(b"Elsewhere", b"Renamed")
+        assert await fetch(http, url) == want.replace(b"Elsewhere", b"Renamed")
         assert origin.requests == 2
         status = status_of(await get_json(http, f"{proxy.url}/api/v1/playlists"), "tv")
     assert status["kind"] == "url" and status["stale"] is False
@@ -202,7 +221,29 @@ async def test_recent_playlist_lists_channels_after_they_played(engine, http):
             await viewer.wait_bytes(10_000)
         await engine.wait_for(lambda s: s.stop_calls == 1)
         body = (await fetch(http, f"{proxy.url}/playlist.m3u?format=hls")).decode()
+        ts_body = (await fetch(http, f"{proxy.url}/playlist.m3u")).decode()
     assert body == f"#EXTM3U\n#EXTINF:-1,{CID}\n{proxy.url}/ace/manifest.m3u8?id={CID}\n"
+    assert ts_body == (
+        f"#EXTM3U\n#EXTINF:-1,{CID}\n#KODIPROP:mimetype=video/mp2t\n"
+        f"{proxy.url}/ace/getstream/{CID}.ts\n"
+    )
+
+
+async def test_ts_links_of_a_playlist_play(engine, http, tmp_path):
+    path = tmp_path / "list.m3u"
+    link = f"http://e:6878/ace/getstream?id={CID}&transcode_audio=1"
+    path.write_text(f"#EXTM3U\n#EXTINF:-1,Demo\n{link}\n")
+    async with running_proxy(engine.url, playlists=f"home={path}") as proxy:
+        lines = (await fetch(http, f"{proxy.url}/playlist/home.m3u")).decode().splitlines()
+        assert lines[2:] == [
+            "#KODIPROP:mimetype=video/mp2t",
+            f"{proxy.url}/ace/getstream/{CID}.ts?transcode_audio=1",
+        ]
+        async with RecordingViewer(http, lines[3]) as viewer:
+            await viewer.wait_bytes(20_000)
+            [session] = proxy.app[REGISTRY].sessions()
+            assert session.key.name == f"{CID}?transcode_audio=1"
+    assert engine.stats.getstream_calls == 1
 
 
 def test_playlists_setting_from_flag_and_environment(monkeypatch):

@@ -98,3 +98,68 @@ def test_bytes_that_are_not_utf8_are_kept():
 def test_empty_and_link_free_playlists():
     assert parse(b"").render(lambda link: "X") == b""
     assert parse(b"#EXTM3U\r\n").links == 0
+
+
+KODI = "#KODIPROP:mimetype=video/mp2t"
+
+
+def test_mark_ts_puts_a_kodi_mimetype_line_right_before_each_replaced_link():
+    playlist = (
+        "#EXTM3U\r\n"
+        "#EXTINF:-1,One\r\n"
+        "#EXTVLCOPT:http-user-agent=VLC\r\n"
+        f"acestream://{A}\r\n"
+        "#EXTINF:-1,Elsewhere\r\n"
+        "http://example.com/x.ts\r\n"
+        "#EXTINF:-1,Two\n"
+        f"  acestream://{B}"  # the last line, no ending: the previous line's is used
+    ).encode()
+    rendered = parse(playlist).render(lambda link: "X", mark_ts=True).decode()
+    assert rendered == (
+        "#EXTM3U\r\n"
+        "#EXTINF:-1,One\r\n"
+        "#EXTVLCOPT:http-user-agent=VLC\r\n"
+        f"{KODI}\r\n"
+        "X\r\n"
+        "#EXTINF:-1,Elsewhere\r\n"
+        "http://example.com/x.ts\r\n"
+        "#EXTINF:-1,Two\n"
+        f"{KODI}\n"
+        "  X"
+    )
+
+
+def test_mark_ts_keeps_an_entrys_own_mimetype_line_and_links_it_keeps():
+    playlist = (
+        "#EXTM3U\n"
+        "#EXTINF:-1,Has one\n"
+        "#kodiprop:mimetype=video/MP2T\n"
+        f"acestream://{A}\n"
+        "#EXTINF:-1,Kept\n"
+        f"acestream://{B}\n"
+        "#EXTINF:-1,Needs one\n"
+        f"acestream://{C}\n"
+    ).encode()
+    new = {A: "X", C: "Z"}
+    rendered = parse(playlist).render(lambda link: new.get(link.params[0][1]), mark_ts=True)
+    assert rendered.decode() == (
+        "#EXTM3U\n"
+        "#EXTINF:-1,Has one\n"
+        "#kodiprop:mimetype=video/MP2T\n"
+        "X\n"
+        "#EXTINF:-1,Kept\n"
+        f"acestream://{B}\n"
+        "#EXTINF:-1,Needs one\n"
+        f"{KODI}\n"
+        "Z\n"
+    )
+
+
+def test_mark_ts_after_a_leading_bom():
+    rendered = parse(f"\ufeffacestream://{A}\n".encode()).render(lambda link: "X", mark_ts=True)
+    assert rendered == f"\ufeff{KODI}\nX\n".encode()
+
+
+def test_ts_path_alias_links_are_recognised():
+    template = parse(f"http://acemux:8080/ace/getstream/{A}.ts?transcode_audio=1\n".encode())
+    assert template.render(show) == f"<path={A}>\n".encode()

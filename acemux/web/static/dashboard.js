@@ -159,6 +159,15 @@ function newChannelCard(stream) {
 }
 
 function fillChannelCard(card, stream) {
+  // A channel from a playlist shows its number, name and logo; the content id stays as a tooltip.
+  const title = card.querySelector(".channel-id");
+  const channel = stream.channel;
+  title.textContent = channel ? channel.number + " · " + channel.name : stream.key;
+  title.title = stream.key;
+  const logo = card.querySelector(".channel-logo");
+  logo.hidden = !(channel && channel.logo);
+  if (channel && channel.logo && logo.getAttribute("src") !== channel.logo) logo.src = channel.logo;
+
   const state = card.querySelector(".state");
   state.textContent = stream.state;
   state.className = "state " + stream.state;
@@ -207,7 +216,7 @@ function clientRow(stream, client) {
   action.append(drop);
   row.append(
     el("td", "", "#" + client.id),
-    el("td", "", client.address),
+    el("td", "", client.user ? client.user + " @ " + client.address : client.address),
     agent,
     el("td", "", new Date(client.connected_at * 1000).toLocaleTimeString() +
       " (" + duration(client.connected_seconds) + ")"),

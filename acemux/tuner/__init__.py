@@ -1,0 +1,1 @@
+"""acemux as a TV tuner: channel numbers, HDHomeRun endpoints, SSDP discovery."""
