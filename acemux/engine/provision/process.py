@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 5.0
 OUTPUT_LINES_KEPT = 20
+OUTPUT_DRAIN_SECONDS = 2.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -113,7 +114,12 @@ class ProcessProvider(Provider):
 
     async def last_words(self, handle: EngineHandle) -> str:
         child = self._children.get(handle.id)
-        return " | ".join(child.output)[-500:] if child else ""
+        if child is None:
+            return ""
+        if child.proc.returncode is not None:
+            # Exited: its output ends soon, but may still be in the pipe.
+            await asyncio.wait({child.reader}, timeout=OUTPUT_DRAIN_SECONDS)
+        return " | ".join(child.output)[-500:]
 
     async def close(self) -> None:
         await asyncio.gather(*(self.stop(c.handle) for c in list(self._children.values())))
