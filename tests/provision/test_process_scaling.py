@@ -95,3 +95,19 @@ async def test_a_booting_engine_gets_no_channel(http):
         await settled(proxy)
         async with RecordingViewer(http, f"{proxy.url}/ace/getstream?id={IDS[0]}") as viewer:
             await viewer.wait_bytes(20_000)
+
+
+async def test_metrics_show_provisioned_engines_and_decisions(http):
+    async with provisioned_proxy(min_engines=1, spare_engines=0) as proxy:
+        await settled(proxy)
+        member = provisioned(proxy)[0]
+        async with http.get(f"{proxy.url}/metrics") as resp:
+            text = await resp.text()
+        labels = (
+            f'engine="{member.url}",id="{member.provisioned.handle.id}",'
+            'provider="process",state="ready"'
+        )
+        assert f"acemux_engine_provisioned{{{labels}}} 1.0" in text
+        assert f'acemux_engine_restarts{{engine="{member.url}"}} 0.0' in text
+        assert 'acemux_engine_decisions_total{decision="started"} 1.0' in text
+        assert 'acemux_engine_decisions_total{decision="start_failed"} 0.0' in text
