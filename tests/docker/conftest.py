@@ -100,6 +100,7 @@ def _base_rootfs_tar() -> Path:
              rootfs, "http://deb.debian.org/debian"],
             check=True, stdout=subprocess.DEVNULL,
         )
+        os.chmod(rootfs, 0o755)  # the image's "/": a temporary directory is 0700
         partial = BASE_TAR.with_suffix(".partial")
         subprocess.run(["tar", "-C", rootfs, "-cf", str(partial), "."], check=True)
         partial.rename(BASE_TAR)

@@ -113,6 +113,34 @@ async def test_restarted_acemux_adopts_its_containers(docker_env, owner, http):
             await viewer.wait_bytes(50_000)
 
 
+async def test_container_settings_reach_the_daemon(docker_env, owner, http):
+    settings = dict(
+        min_engines=1,
+        spare_engines=0,
+        engine_env="FOO=bar,EMPTY=",
+        engine_port_env="ENGINE_PORT",
+        engine_memory="256m",
+        engine_restart_policy="on-failure",
+        engine_labels="acemux.test=1,team=video",
+    )
+    async with docker_proxy(docker_env, owner, **settings) as proxy:
+        await settled(proxy, timeout=90)
+        handle = provisioned(proxy)[0].provisioned.handle
+        async with DockerApi(docker_env.socket) as api:
+            info = await api.inspect(handle.id)
+    port = str(handle.port)
+    assert info["Name"] == f"/{owner}-engine-{port}"
+    assert info["Config"]["Cmd"] == ["fake-engine", "--port", port, "--log-level", "WARNING"]
+    assert {"FOO=bar", "EMPTY=", f"ENGINE_PORT={port}"} <= set(info["Config"]["Env"])
+    labels = info["Config"]["Labels"]
+    assert labels["acemux.owner"] == owner and labels["acemux.port"] == port
+    assert labels["team"] == "video"
+    host = info["HostConfig"]
+    assert host["Memory"] == 256 * 1024 * 1024
+    assert host["RestartPolicy"]["Name"] == "on-failure"
+    assert host["NetworkMode"] == "host"
+
+
 async def test_a_missing_image_is_a_clear_error(docker_env, owner, http):
     async with docker_proxy(docker_env, owner, engine_image="acemux-no-such-image:1") as proxy:
         await wait_until(lambda: scaler(proxy).failures >= 1, timeout=20)
