@@ -171,8 +171,9 @@ class PlaybackCheck:
 
     async def _version(self, engine: EngineClient) -> str:
         version = await engine.version()
-        number, platform = version.get("version", "?"), version.get("platform", "?")
-        return f"{engine.base_url}: version {number} ({platform})"
+        if version.version is None:
+            return f"{engine.base_url}: answers (HTTP {version.status}), version unknown"
+        return f"{engine.base_url}: version {version.version} ({version.platform or '?'})"
 
     async def _getstream(self, engine: EngineClient) -> StreamInfo:
         return await engine.start_stream({"id": self.content_id}, {})

@@ -156,6 +156,25 @@ class Settings(BaseSettings):
         10.0, gt=0, description="How long a failing engine rests before a probe request."
     )
 
+    # Engines that are not the fake, and channels that cannot wedge (issue 13).
+    upstream_young_seconds: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "An upstream connection that ends with less data than this many seconds (from its "
+            "first to its last byte) counts as a failed one: backoff grows and a new engine "
+            "session is asked for."
+        ),
+    )
+    start_deadline_margin: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "Seconds past the engine API timeout that a request waits for its channel's "
+            "getstream answer before it gets a 504."
+        ),
+    )
+
     token: SecretStr = Field(
         SecretStr(""),
         description="Access token for every stream, playlist and API request (empty: none).",
@@ -285,6 +304,53 @@ class Settings(BaseSettings):
         "acemux",
         description="Docker provider: the label value marking this acemux's containers.",
     )
+
+    # -- named channels: ordered sources, failover, liveness, warm channels (issue 16) --
+    channels: str = Field(
+        "",
+        description=(
+            "Named channels: Name=source|source pairs separated by semicolons; a source is a "
+            "40-hex content id, infohash:<40 hex>, or an acestream:// or engine link."
+        ),
+    )
+    channel_no_data_seconds: float = Field(
+        20.0, gt=0, description="A channel's source that sends nothing this long is failed over."
+    )
+    channel_zero_peers_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A source with 0 peers (the engine says) and no data this long is failed over.",
+    )
+    channel_stall_count: int = Field(
+        3, ge=1, description="Stalls of one source within the stall window that fail it over."
+    )
+    channel_stall_window_seconds: float = Field(
+        120.0, gt=0, description="The window in which a source's stalls are counted."
+    )
+    channel_backoff_seconds: float = Field(
+        60.0, gt=0, description="A failed source is not tried again for this long (doubling)."
+    )
+    channel_backoff_max_seconds: float = Field(
+        900.0, gt=0, description="Longest back-off of a source that keeps failing."
+    )
+    channel_live_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="A channel counts as live (?only=live) this long after a source last worked.",
+    )
+    warm_channels: str = Field(
+        "", description="Channel slugs kept tuned without viewers, comma-separated."
+    )
+    warm_channels_max: int = Field(4, ge=0, description="At most this many warm channels.")
+    warm_channels_retune_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "How often a warm channel on a backup source, with no viewers, is checked for a "
+            "return to its preferred source."
+        ),
+    )
+
     # -- CORS: pages on other origins (hls.js, web players) reading what acemux serves
     cors_origins: str = Field(
         "*",
@@ -400,6 +466,14 @@ class Settings(BaseSettings):
             raise ValueError("min_engines must not exceed max_engines")
         return self
 
+    @field_validator("channels")
+    @classmethod
+    def _channels_are_name_sources_pairs(cls, value: str) -> str:
+        from acemux.channels.catalogue import parse_configured  # it needs Settings itself
+
+        parse_configured(value)
+        return value.strip()
+
     @field_validator("log_format")
     @classmethod
     def _known_log_format(cls, value: str) -> str:
@@ -428,6 +502,11 @@ class Settings(BaseSettings):
     def _playlists_are_name_source_pairs(cls, value: str) -> str:
         PlaylistSpec.parse_all(value)
         return value.strip()
+
+    @property
+    def warm_channel_slugs(self) -> list[str]:
+        slugs = [s.strip().lower() for s in self.warm_channels.split(",") if s.strip()]
+        return list(dict.fromkeys(slugs))
 
     @property
     def playlist_specs(self) -> list["PlaylistSpec"]:

@@ -13,7 +13,9 @@ Zapping soak: --zappers viewers flip through 10 channels for --soak seconds
 (join, read 100 packets, leave, next channel) on a fresh acemux and engine.
 Reported: zaps, errors, time to first byte, and what is left once the grace
 period is over: channels open in acemux, playback connections open at the
-engine, engine sessions started vs stopped, acemux's open fds and RSS.
+engine, engine sessions started vs stopped, acemux's open fds and RSS. The bar
+(issue 13): after at least 5,000 zaps, RSS once every channel has closed is
+within 10 MiB of RSS before the soak (closed channels release their buffers).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from harness import (
 )
 
 BAR_GAP_MS = 500.0
+BAR_SOAK_ZAPS = 5000
+BAR_RSS_GROWTH_MIB = 10.0
 # Gaps in real data this long or longer are recorded; the stream itself has one
 # chunk per 40 ms, so shorter gaps are the engine's normal pacing.
 RECORD_GAP = 0.065
@@ -168,6 +172,7 @@ def soak_phase(bench: Bench, args: Any) -> dict[str, Any]:
         "rss_before_mib": rss0 / 1024,
         "rss_peak_mib": max(r["rss_peak_mib"] for r in rounds),
         "rss_after_mib": " / ".join(f"{r['rss_after_mib']:.0f}" for r in rounds),
+        "rss_growth_mib": rounds[-1]["rss_after_mib"] - rss0 / 1024,
     }
     for proc in (zapper, ace, engine):
         bench.stop(proc)
@@ -293,10 +298,18 @@ def report_soak(args: Any, soak: dict[str, Any]) -> str:
         and soak["engine_open_playback"] == 0
         and soak["engine_sessions"] == soak["engine_stops"]
     )
+    growth = soak["rss_growth_mib"]
+    rss_ok = soak["zaps"] >= BAR_SOAK_ZAPS and growth <= BAR_RSS_GROWTH_MIB
+    print(
+        f"RSS after the soak: {growth:+.1f} MiB over the start "
+        f"(bar <= {BAR_RSS_GROWTH_MIB:g} MiB after >= {BAR_SOAK_ZAPS} zaps: "
+        f"{verdict(rss_ok, args.quick)})"
+    )
     return (
         f"zapping soak {soak['zaps']} zaps, {sum(soak['errors'].values())} errors, "
         f"TTFB p99 {ttfb.get('p99', float('nan')):.0f} ms, "
-        f"{'nothing left behind' if clean else 'LEFTOVERS (see table)'}"
+        f"{'nothing left behind' if clean else 'LEFTOVERS (see table)'}, "
+        f"RSS {growth:+.1f} MiB (bar <= {BAR_RSS_GROWTH_MIB:g}: {verdict(rss_ok, args.quick)})"
     )
 
 

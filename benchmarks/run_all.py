@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("isolation", "isolation.py", []),
     ("channels", "channels.py", []),
     ("recovery", "recovery.py", []),
+    ("warm", "warm.py", []),
 ]
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import tempfile
+from typing import AsyncIterator
 
 import pytest
 
@@ -35,3 +38,21 @@ async def decode_url(url: str, seconds: float, timeout: float = 30) -> tuple[int
 async def decode_bytes(data: bytes, timeout: float = 30) -> tuple[int, str]:
     """Decode a recorded MPEG-TS stream: (exit code, error output)."""
     return await _run(["-f", "mpegts", "-i", "pipe:0", "-f", "null", "-"], bytes(data), timeout)
+
+
+@contextlib.asynccontextmanager
+async def ffmpeg_reading(url: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """ffmpeg decoding `url` (a live stream) in the background for the block; killed after."""
+    with tempfile.TemporaryFile() as errors:  # a file: a pipe nobody reads could fill and block
+        proc = await asyncio.create_subprocess_exec(
+            "ffmpeg", "-nostdin", "-v", "error", "-i", url, "-f", "null", "-",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=errors,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["fanout", "latency", "ttfb", "isolation", "channels", "recovery"]
+SCRIPTS = ["fanout", "latency", "ttfb", "isolation", "channels", "recovery", "warm"]
 LIMIT_SECONDS = 50
 
 

@@ -25,6 +25,8 @@ from acemux.errors import EngineError, EngineTimeout, EngineUnavailable
 log = logging.getLogger(__name__)
 
 IDENTITY_HEADERS = {"Accept-Encoding": "identity"}
+# API answers are a few hundred bytes; anything past this is not read.
+API_ANSWER_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,31 @@ class StreamInfo:
     command_url: str
     infohash: str
     playback_session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngineVersion:
+    """What a version call learnt: the engine answered; its version and platform if it said."""
+
+    status: int
+    version: str | None = None
+    platform: str | None = None
+
+    @classmethod
+    def parse(cls, status: int, raw: bytes) -> "EngineVersion":
+        """Both known shapes: `{"result": {"version", "platform"}}`, and 3.1.0-rc2's (no platform)."""
+        try:
+            result = json.loads(raw).get("result")
+        except (ValueError, AttributeError):  # not JSON (not UTF-8 included), not an object
+            return cls(status)
+        if not isinstance(result, dict):
+            return cls(status)
+        version, platform = result.get("version"), result.get("platform")
+        return cls(
+            status,
+            version if isinstance(version, str) and version else None,
+            platform if isinstance(platform, str) and platform else None,
+        )
 
 
 class EngineClient:
@@ -137,15 +164,17 @@ class EngineClient:
             "uploaded": resp.get("uploaded"),
         }
 
-    async def version(self) -> dict:
+    async def version(self) -> EngineVersion:
+        """The engine's version, as far as it tells; raises only when it gives no HTTP answer.
+
+        Any HTTP answer means the engine is alive: 3.0 engines have no HTTP API,
+        and a proxy in front of an engine may not forward this path.
+        """
         # Health checks are paced already; they also serve as the breaker's probes.
-        body = await self._get_json(
+        status, raw = await self._get(
             "/webui/api/service", {"method": "get_version"}, fail_fast=False
         )
-        result = body.get("result")
-        if not isinstance(result, dict):
-            raise EngineError(f"engine error: {body.get('error') or 'no version'}")
-        return result
+        return EngineVersion.parse(status, raw)
 
     async def open_playback(self, playback_url: str) -> aiohttp.ClientResponse:
         """Open the stream; the engine may withhold headers while it prebuffers.
@@ -194,6 +223,25 @@ class EngineClient:
         timeout: float | None = None,
         fail_fast: bool = True,
     ) -> dict:
+        status, raw = await self._get(path_or_url, params, timeout, fail_fast)
+        try:
+            # From bytes: an answer that is not UTF-8 is refused like any non-JSON one.
+            body = json.loads(raw)
+        except ValueError as err:
+            message = f"engine answered HTTP {status} with a body that is not JSON"
+            raise EngineError(message) from err
+        if not isinstance(body, dict):
+            raise EngineError("engine answered with unexpected JSON")
+        return body
+
+    async def _get(
+        self,
+        path_or_url: str,
+        params: dict[str, str],
+        timeout: float | None = None,
+        fail_fast: bool = True,
+    ) -> tuple[int, bytes]:
+        """One API request: (HTTP status, body). Any answer counts as the engine reached."""
         assert self._api is not None, "EngineClient.open() was not called"
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
         timeout = timeout or self._settings.engine_api_timeout
@@ -204,7 +252,7 @@ class EngineClient:
             self.breaker.check()
         try:
             async with self._api.get(url, params=params, timeout=client_timeout) as resp:
-                text = await resp.text()
+                raw = await _read_capped(resp.content)
         except TimeoutError as err:
             self.breaker.failure()
             raise EngineTimeout(f"engine did not answer within {timeout:g} s") from err
@@ -212,13 +260,19 @@ class EngineClient:
             self.breaker.failure()
             raise EngineUnavailable(f"engine unreachable: {err}") from err
         self.breaker.success()
-        try:
-            body = json.loads(text)
-        except ValueError as err:
-            raise EngineError(f"engine answered HTTP {resp.status} with non-JSON body") from err
-        if not isinstance(body, dict):
-            raise EngineError("engine answered with unexpected JSON")
-        return body
+        return resp.status, raw
+
+
+async def _read_capped(content: aiohttp.StreamReader) -> bytes:
+    """The body up to API_ANSWER_MAX_BYTES (a longer one is cut and fails to parse)."""
+    parts, size = [], 0
+    while size < API_ANSWER_MAX_BYTES:
+        part = await content.read(API_ANSWER_MAX_BYTES - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def _internal_host(host: str) -> bool:

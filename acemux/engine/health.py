@@ -1,5 +1,9 @@
 """EngineHealth: is an engine answering? A periodic `version()` call.
 
+An engine is alive when it answers HTTP at all, whatever the status or body:
+3.0 engines have no version endpoint and a proxy in front may not forward it.
+The version is shown when the engine tells it, unknown (null) otherwise.
+
 An engine counts as down after `fall` failed checks in a row and as up again
 after `rise` good ones, so one lost answer does not move channels around. The
 pool, /readyz, the dashboard and the metrics read it.
@@ -28,7 +32,8 @@ class EngineHealth:
         self.fall, self.rise = fall, rise
         self._streak = 0  # checks in a row that disagree with `up`
         self.up: bool | None = None  # None until the first check has finished
-        self.version = ""
+        self.version: str | None = None  # as of the last answer; None: it does not say
+        self.platform: str | None = None
         self.last_error = ""
         self.last_check_at: float | None = None  # wall-clock time of the last check
         self.latency: float | None = None  # seconds the last successful check took
@@ -60,7 +65,8 @@ class EngineHealth:
             self._record(False, error=err.message)
         else:
             self.latency = time.monotonic() - started
-            self._record(True, version=str(result.get("version", "")))
+            self.version, self.platform = result.version, result.platform
+            self._record(True, version=result.version or "unknown")
         return bool(self.up)
 
     def _record(self, up: bool, version: str = "", error: str = "") -> None:
@@ -72,7 +78,6 @@ class EngineHealth:
                 log.warning("engine %s is down: %s", self.engine.base_url, error)
             self.up = up
             self._streak = 0
-        self.version = version or self.version
         self.last_error = error
         self.last_check_at = time.time()
         self.checks += 1
@@ -88,7 +93,8 @@ class EngineHealth:
         return {
             "url": self.engine.base_url,
             "up": self.up,
-            "version": self.version or None,
+            "version": self.version,
+            "platform": self.platform,
             "last_error": self.last_error or None,
             "last_check_at": self.last_check_at,
             "latency_seconds": self.latency,

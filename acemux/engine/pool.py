@@ -4,6 +4,10 @@ A new channel goes to the healthy engine with the most free capacity (an
 engine without a cap counts as having the most), ties going to the one with
 fewer channels and then to the one configured first. A channel keeps its
 engine until that engine fails it; its reconnect path then asks for another.
+When every engine is marked down, a new channel is still tried on the best
+one whose breaker lets a request through (as nginx and HAProxy try an
+upstream when all are down): health checks can be wrong, a getstream is the
+real test. Only when that fails too does the viewer get a 503 saying why.
 Engines started by a provider (engine/provision/) join and leave at run time;
 only those in state "ready" take channels.
 """
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING
 from acemux.config import EngineSpec, Settings
 from acemux.engine.api import EngineClient
 from acemux.engine.health import EngineHealth
-from acemux.errors import EngineUnavailable, LimitReached
+from acemux.errors import AcemuxError, EngineUnavailable, LimitReached
 
 if TYPE_CHECKING:
     from acemux.engine.provision.fleet import Provisioned
@@ -152,6 +156,8 @@ class EnginePool:
         others = [m for m in candidates if m is not avoid]
         if others:
             candidates = others
+        if not candidates and not reconnecting:
+            candidates = self._last_resort()
         if candidates:
             chosen = max(candidates, key=EngineMember._rank)
         elif reconnecting and avoid is not None:
@@ -161,11 +167,30 @@ class EnginePool:
         chosen.channels += 1
         return chosen
 
+    def _last_resort(self) -> list[EngineMember]:
+        """With every engine down: those marked down whose breaker is not open and not full."""
+        ready = [m for m in self.members if m.ready]  # never a booting or leaving engine
+        if any(m.healthy for m in ready):
+            return []  # some engine is up but full: that is a limit, not an outage
+        return [m for m in ready if m.client.breaker.state != "open" and not m.full]
+
+    def describe_states(self) -> str:
+        return "; ".join(f"{m.url} {m.state()}" for m in self.members)
+
+    def tried_anyway(self, member: EngineMember, err: AcemuxError) -> AcemuxError:
+        """The error of a getstream on an engine marked down, saying why it was tried at all."""
+        explained = type(err)(
+            f"every engine is marked down ({self.describe_states()}); "
+            f"tried {member.url} anyway: {err.message}"
+        )
+        explained.retry_after = err.retry_after
+        return explained
+
     def release(self, member: EngineMember) -> None:
         member.channels -= 1
 
     def _refusal(self) -> EngineUnavailable | LimitReached:
-        states = "; ".join(f"{m.url} {m.state()}" for m in self.members)
+        states = self.describe_states()
         if not self.members:
             return EngineUnavailable("no engine is running yet")
         if any(m.ready and m.healthy for m in self.members):

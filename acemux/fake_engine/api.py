@@ -15,12 +15,14 @@ from typing import Any
 from aiohttp import web
 
 from . import hls
-from .sessions import Session, infohash_of, is_hex40
+from .faults import GARBAGE_ANSWER
+from .sessions import STOP_REASON, Session, infohash_of, is_hex40
 from .state import STATE, EngineState
 
 log = logging.getLogger(__name__)
 
 VERSION = {"code": 3017000, "platform": "linux", "version": "3.1.70"}
+VERSION_RC2 = {"code": 3002300, "version": "3.1.0-rc2"}  # before `platform` existed
 FAILED_TO_LOAD = "failed to load content"
 UNKNOWN_SESSION = "unknown playback session id"
 PEERS = 8
@@ -62,6 +64,9 @@ def _loadable(state: EngineState, key: str, infohash: str | None) -> str | None:
 
 
 async def getstream(request: web.Request) -> web.Response:
+    delay = request.app[STATE].faults.getstream_seconds
+    if delay:
+        await asyncio.sleep(delay)
     return _start(request, as_hls=False)
 
 
@@ -74,6 +79,9 @@ def _start(request: web.Request, as_hls: bool) -> web.Response:
     state = request.app[STATE]
     key, infohash = _select(request.query)
     state.stats.record_getstream(key, request.headers)
+    if state.faults.getstream_garbage:
+        # Claims JSON, sends bytes that are neither UTF-8 nor JSON.
+        return web.Response(body=GARBAGE_ANSWER, content_type="application/json", charset="utf-8")
     error = state.faults.take_getstream_error()
     infohash = _loadable(state, key, infohash)
     if error is not None or infohash is None:
@@ -114,16 +122,16 @@ async def stat(request: web.Request) -> web.Response:
         return _answer(None, UNKNOWN_SESSION)
     loop_now = asyncio.get_running_loop().time()
     prebuffering = loop_now < session.ready_at
+    dead = request.app[STATE].faults.silent(session.content_id, session.infohash)
     playing_for = max(loop_now - session.ready_at, 0.0)
     speed_down = int(session.bytes_sent / playing_for / 1024) if playing_for > 0.5 else 0
-    starved = request.app[STATE].faults.starved
-    if starved:
-        speed_down = 0
+    starved = request.app[STATE].faults.starved  # the whole engine, every id
+    speed_down = 0 if dead or starved else speed_down
     now = int(time.time())
     return _answer(
         {
             "status": "prebuf" if prebuffering else "dl",
-            "peers": 0 if prebuffering or starved else PEERS,
+            "peers": 0 if prebuffering or dead or starved else PEERS,
             "speed_down": speed_down,
             "speed_up": speed_down // 8,
             "downloaded": session.bytes_sent,
@@ -150,23 +158,34 @@ async def command(request: web.Request) -> web.Response:
     session = _session(request)
     if request.query.get("method") != "stop":
         return _answer(None, "unknown method")
-    state.stats.record_stop(session.playback_session_id if session else None)
+    unstopped = state.sessions.take_unstopped(request.match_info["token"])
+    state.stats.record_stop(session.playback_session_id if session else unstopped)
     if session is None:
         return _answer(None, UNKNOWN_SESSION)
-    state.sessions.end(session, "stop command")
+    state.sessions.end(session, STOP_REASON)
     return _answer("ok")
 
 
+def _version(request: web.Request) -> dict[str, Any]:
+    """The version this engine reports; 404 when it has no HTTP API (version_mode missing)."""
+    mode = request.app[STATE].faults.version_mode
+    if mode == "missing":
+        raise web.HTTPNotFound(text="not found")
+    return VERSION_RC2 if mode == "rc2" else VERSION
+
+
 async def service(request: web.Request) -> web.Response:
+    version = _version(request)
     if request.query.get("method") != "get_version":
         return web.json_response({"result": None, "error": "unknown method"})
-    return web.json_response({"result": VERSION, "error": None})
+    return web.json_response({"result": version, "error": None})
 
 
 async def server_api(request: web.Request) -> web.Response:
+    version = _version(request)
     if request.query.get("method") != "get_status":
         return web.json_response({"error": {"message": "unknown method", "code": 0}})
-    return web.json_response({"result": {"playlist_loaded": True, "version": VERSION}})
+    return web.json_response({"result": {"playlist_loaded": True, "version": version}})
 
 
 def add_routes(app: web.Application) -> None:

@@ -136,10 +136,14 @@ async def _play(
     )
     writer = _FaultyWriter(resp, session, state.stats, faults)
     skip = MISALIGN_BYTES if faults.misalign else 0
+    ids = (session.content_id, session.infohash)
+    sending = faults.stall_after(*ids)
+    dead_at = clock.time() + sending if sending is not None else None
     async with aclosing(state.ts.stream(rate=rate, loop=loop, packet=packet)) as stream:
         async for chunk in stream:
-            if faults.starved:  # silence from here until the engine ends the connection
-                await asyncio.get_running_loop().create_future()
+            if faults.starved or faults.silent(*ids) or (dead_at is not None and clock.time() >= dead_at):
+                log.info("fault: playback of %s is dead, sending nothing", session.content_id)
+                await asyncio.Event().wait()  # until the engine closes the connection
             if not await writer.write(chunk[skip:] if skip else chunk):
                 return
             skip = 0

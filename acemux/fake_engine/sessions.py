@@ -13,12 +13,15 @@ import hashlib
 import logging
 import re
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
+ENDED_KEPT = 1024
+STOP_REASON = "stop command"
 
 
 def is_hex40(value: str) -> bool:
@@ -55,6 +58,10 @@ class Sessions:
         self._by_token: dict[str, Session] = {}
         self._by_infohash: dict[str, Session] = {}
         self._live_origins: dict[str, float] = {}
+        # Sessions ended by something else than a stop (a newer session, the
+        # engine), by token, the latest ENDED_KEPT: the stop a proxy still owes
+        # such a session is counted against it.
+        self._unstopped: OrderedDict[str, str] = OrderedDict()
 
     def start(
         self, infohash: str, content_id: str, pid: str | None, prebuffer_seconds: float
@@ -76,6 +83,10 @@ class Sessions:
             return None
         return session
 
+    def take_unstopped(self, token: str) -> str | None:
+        """The playback_session_id of a session that ended without a stop, once."""
+        return self._unstopped.pop(token, None)
+
     def current(self, infohash: str) -> Session | None:
         """The live session of an infohash, if any."""
         return self._by_infohash.get(infohash)
@@ -89,6 +100,10 @@ class Sessions:
             return
         if self._by_infohash.get(session.infohash) is session:
             del self._by_infohash[session.infohash]
+        if reason != STOP_REASON:
+            self._unstopped[session.token] = session.playback_session_id
+            if len(self._unstopped) > ENDED_KEPT:
+                self._unstopped.popitem(last=False)
         log.info("session %s ended: %s", session.playback_session_id, reason)
         session.close_connections(reason)
 

@@ -24,7 +24,8 @@ class Stats:
         self.playback_connections = 0  # accepted playback connections, ever
         self.open_playback = 0
         self.stop_calls = 0  # including stops of sessions already gone
-        self.stop_calls_by_session: Counter[str] = Counter()  # by playback_session_id
+        # By playback_session_id; a session a newer one replaced counts its first stop too.
+        self.stop_calls_by_session: Counter[str] = Counter()
         self.bytes_sent = 0  # playback body bytes, all connections
         # Headers of the latest requests, case-insensitive ("accept-encoding" works).
         self.getstream_headers: deque[CIMultiDict[str]] = deque(maxlen=RECORDED_REQUESTS)

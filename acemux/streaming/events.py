@@ -30,6 +30,9 @@ class ChannelEvents:
     def reconnect(self, session: "ChannelSession") -> None:
         pass
 
+    def channel_failed(self, session: "ChannelSession", task: str, error: BaseException) -> None:
+        """A task of the channel (reader, heartbeat, stats, close) raised; the channel ends."""
+
     def viewer_joined(self, session: "ChannelSession", viewer: "Viewer") -> None:
         pass
 
@@ -40,7 +43,7 @@ class ChannelEvents:
         """A viewer fell out of the ring and was moved to the live edge."""
 
 
-UPSTREAM_CAUSES = ("eof", "error", "stall", "open_failed", "getstream_failed")
+UPSTREAM_CAUSES = ("eof", "error", "stall", "open_failed", "getstream_failed", "failover")
 
 # The reason a viewer that takes no data for too long leaves with.
 VIEWER_STALLED = "viewer stalled"

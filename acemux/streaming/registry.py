@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.errors import LimitReached, ShuttingDown
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
+from acemux.streaming.memory import MemoryTrimmer
 from acemux.streaming.session import ChannelSession
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +34,31 @@ class ChannelRegistry:
         self.events = events or ChannelEvents()
         self._channels: dict[ChannelKey, ChannelSession] = {}
         self._closing: set[ChannelSession] = set()
+        self.trimmer = MemoryTrimmer()  # closed channels' memory goes back to the system
         self._shutting_down = False
+        # Awaited before a new channel opens: warm channels give up their slot here.
+        self.make_room: Callable[[ChannelKey], Awaitable[None]] | None = None
 
     @asynccontextmanager
-    async def channel(self, key: ChannelKey) -> AsyncIterator[ChannelSession]:
+    async def channel(
+        self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
+    ) -> AsyncIterator[ChannelSession]:
         """Hold a started channel for the body: shared with every other request for it.
 
         The first request creates the channel and its engine session; later ones
         reuse it. On exit the hold is released and the last release starts the
-        grace period.
+        grace period. `plan` makes a named channel's source plan.
         """
-        session = self._hold(key)
+        if self.make_room is not None and key not in self._channels:
+            await self.make_room(key)
+        session = self._hold(key, plan)
         try:
             await session.wait_started()
             yield session
         finally:
             session.release()
 
-    def _hold(self, key: ChannelKey) -> ChannelSession:
+    def _hold(self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None") -> ChannelSession:
         if self._shutting_down:
             raise ShuttingDown("acemux is shutting down")
         session = self._channels.get(key)
@@ -56,7 +67,11 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            session = ChannelSession(key, self.pool, self._settings, self._forget, self.events)
+            sources = plan() if plan is not None else None
+            session = ChannelSession(
+                key, self.pool, self._settings, self._forget, self.events, sources,
+                on_closed=self._closed,
+            )
             self._channels[key] = session
             session.start()
             log.info("channel %s opened", key.name)
@@ -71,9 +86,13 @@ class ChannelRegistry:
         """Called by a closing session: new requests for its key start a fresh one."""
         if self._channels.get(session.key) is session:
             del self._channels[session.key]
-        # Kept until closed so shutdown can wait for its engine stop call.
-        self._closing = {s for s in self._closing if s.state != "closed"}
+        # Kept until closed so shutdown can wait for its engine stop call; a
+        # closed one is let go at once (its on_closed), buffer and all.
         self._closing.add(session)
+
+    def _closed(self, session: ChannelSession) -> None:
+        self._closing.discard(session)
+        self.trimmer.channel_closed(last=not self._channels and not self._closing)
 
     def find(self, content_id: str) -> ChannelSession | None:
         """The channel playing `content_id` or infohash (with any extra parameters)."""
@@ -93,3 +112,4 @@ class ChannelRegistry:
         self._shutting_down = True
         sessions = list(self._channels.values()) + list(self._closing)
         await asyncio.gather(*(s.close(reason) for s in sessions), return_exceptions=True)
+        self.trimmer.cancel()

@@ -38,6 +38,13 @@ class ChunkRing:
             self._joins.popleft()
         return seq
 
+    def clear(self) -> None:
+        """Let go of every chunk at once (a closed channel); sequence numbers stay."""
+        self._chunks.clear()
+        self._joins.clear()
+        self.first_seq = self.next_seq
+        self.size = 0
+
     def get(self, seq: int) -> bytes | None:
         """The chunk at `seq`, or None when it was evicted or does not exist yet."""
         if self.first_seq <= seq < self.next_seq:

@@ -8,7 +8,8 @@ Roles, each in one place:
 - the heartbeat task keeps silent viewers fed with null packets and notices a
   stalled upstream;
 - the stats task polls the engine's view of the session.
-The reader never waits for a viewer.
+The reader never waits for a viewer. Any exception escaping one of these tasks
+ends the channel cleanly (see supervisor.py): nothing can leave it wedged.
 """
 
 from __future__ import annotations
@@ -16,24 +17,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import aiohttp
 
 from acemux.config import Settings
 from acemux.engine.api import EngineClient, StreamInfo
 from acemux.engine.pool import EngineMember, EnginePool
-from acemux.errors import AcemuxError
+from acemux.errors import AcemuxError, EngineTimeout
 from acemux.logs import ids
 from acemux.streaming.audience import Audience
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.index import StreamIndex
 from acemux.streaming.key import ChannelKey
+from acemux.streaming.retry import ReconnectPolicy
 from acemux.streaming.ring import ChunkRing
 from acemux.streaming.splice import StreamStart
+from acemux.streaming.supervisor import TaskSupervisor
 from acemux.streaming.ts import PacketAligner
 from acemux.streaming.viewer import Viewer
-from acemux.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +54,20 @@ class ChannelSession:
         settings: Settings,
         on_closing: Callable[["ChannelSession"], None],
         events: ChannelEvents | None = None,
+        sources: "SourcePlan | None" = None,
+        on_closed: Callable[["ChannelSession"], None] | None = None,
     ) -> None:
         self.key = key
+        # A named channel's sources (see channels/failover.py); None: the key is the source.
+        self.sources = sources
+        self._source: ChannelKey | None = None  # what the engine session plays
         self.events = events or ChannelEvents()
         self._pool = pool
         self.member: EngineMember | None = None  # the engine carrying the channel
         self.engine_stats: dict | None = None  # the engine's latest stat_url answer
         self._settings = settings
         self._on_closing = on_closing
+        self._on_closed = on_closed
         self._loop = asyncio.get_running_loop()
         self.ring = ChunkRing(settings.ring_bytes)
         self._aligner = PacketAligner()
@@ -74,14 +85,14 @@ class ChannelSession:
         self.refs = 0  # request tasks holding the channel, viewers or still waiting
         self._grace: asyncio.TimerHandle | None = None
 
-        self._reader: asyncio.Task | None = None
-        self._heartbeat: asyncio.Task | None = None
-        self._stats: asyncio.Task | None = None
-        self._closer: asyncio.Task | None = None
+        self._tasks = TaskSupervisor(key.name, self._task_failed)
         self._upstream: aiohttp.ClientResponse | None = None
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
         self._leaving: EngineMember | None = None  # an engine being replaced: go elsewhere
+        self._last_resort = False  # the engine was taken while every engine was marked down
+        self._starting: asyncio.Future | None = None  # a getstream in flight (see below)
+        self._opening: asyncio.Timeout | None = None  # waiting for the stream's headers
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
@@ -96,11 +107,36 @@ class ChannelSession:
 
     def start(self) -> None:
         self.events.channel_opened(self)
-        self._reader = asyncio.create_task(self._run(), name=f"reader:{self.key.name}")
+        self._tasks.spawn("reader", self._run())
+
+    def _task_failed(self, role: str, err: BaseException, first: bool) -> None:
+        """One of the channel's tasks raised (logged already): end the channel cleanly."""
+        if first:
+            self.events.channel_failed(self, role, err)
+            self.last_error = f"internal error in the channel's {role} task: {err!r}"
+            self._fail_start(AcemuxError("the channel failed while starting (see the log)"))
+        if role == "close":  # close() itself failed: finish what must be finished
+            self._finish_closed(self.last_error)
+        else:
+            self._close_soon(self.last_error)
+
+    def _fail_start(self, err: AcemuxError) -> None:
+        if not self._started.is_set():
+            self.start_error = self.start_error or err
+            self._started.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
 
     async def wait_started(self) -> None:
-        """Wait for the engine's getstream answer; raise its error if it failed."""
-        await self._started.wait()
+        """Wait (bounded) for the engine's getstream answer; raise its error if it failed."""
+        deadline = self._settings.engine_api_timeout + self._settings.start_deadline_margin
+        try:
+            async with asyncio.timeout(deadline):
+                await self._started.wait()
+        except TimeoutError:
+            message = f"the engine did not start the stream within {deadline:g} s"
+            raise EngineTimeout(message) from None
         if self.start_error is not None:
             raise self.start_error.clone()
 
@@ -122,8 +158,8 @@ class ChannelSession:
         return self.state in ("closing", "closed")
 
     def _close_soon(self, reason: str) -> None:
-        if self._closer is None:
-            self._closer = asyncio.create_task(self.close(reason), name=f"close:{self.key.name}")
+        if self._tasks.get("close") is None:
+            self._tasks.spawn("close", self.close(reason))
 
     async def close(self, reason: str) -> None:
         """End every viewer, drop the upstream and stop the engine session, once."""
@@ -137,26 +173,41 @@ class ChannelSession:
             self._grace.cancel()
             self._grace = None
         self.audience.end_all(reason)
+        self.ring.clear()  # the buffer goes now, not when the last reference does
         self._wake_data_waiters()
-        current = asyncio.current_task()
-        await cancel_and_wait(
-            *(t for t in (self._reader, self._heartbeat, self._stats) if t is not current)
-        )
-        if not self._started.is_set():
-            self.start_error = self.start_error or AcemuxError(f"channel closed: {reason}")
-            self._started.set()
+        await self._tasks.cancel("reader", "heartbeat", "stats")
+        self._fail_start(AcemuxError(f"channel closed: {reason}"))
         await self._stop_engine_session()
+        self._finish_closed(reason)
+
+    def _finish_closed(self, reason: str) -> None:
+        if self.state == "closed":
+            return
+        # Again, for a close() that failed half-way (all of these are idempotent).
+        self.state = "closing"
+        self._on_closing(self)
+        self.audience.end_all(reason)
+        self.ring.clear()
+        self._fail_start(AcemuxError(f"channel closed: {reason}"))
         if self.member is not None:
             self._pool.release(self.member)
         self.state = "closed"
         self._closed.set()
         self.events.channel_closed(self, reason)
+        if self._on_closed is not None:
+            self._on_closed(self)
 
     @property
     def engine(self) -> EngineClient | None:
         return self.member.client if self.member is not None else None
 
     async def _stop_engine_session(self) -> None:
+        starting, self._starting = self._starting, None
+        if starting is not None:  # the reader was cancelled while the engine answered
+            try:
+                self._source, self.info = await starting  # bounded by the API timeout
+            except AcemuxError:
+                pass
         info, self.info = self.info, None
         if info is not None and self.member is not None:
             await self.member.client.stop(info.command_url)
@@ -168,37 +219,52 @@ class ChannelSession:
             await self._new_engine_session()
         except AcemuxError as err:
             self.events.upstream_error(self, "getstream_failed")
-            self.start_error = err
-            self._started.set()
+            if self._last_resort:
+                err = self._pool.tried_anyway(self.member, err)
+            self._fail_start(err)
             self._close_soon(f"getstream failed: {err.message}")
             return
         self._started.set()
-        self._heartbeat = asyncio.create_task(
-            self._heartbeat_loop(), name=f"heartbeat:{self.key.name}"
-        )
-        self._stats = asyncio.create_task(self._stats_loop(), name=f"stats:{self.key.name}")
+        self._tasks.spawn("heartbeat", self._heartbeat_loop())
+        self._tasks.spawn("stats", self._stats_loop())
         reason = await self._read_with_reconnects()
         log.warning("channel %s gave up: %s", self.key.name, reason, extra=ids(self.key.name))
         self.last_error = reason
         self._close_soon(f"upstream lost: {reason}")
 
-    async def _new_engine_session(self, reconnecting: bool = False) -> None:
+    async def _new_engine_session(self, reconnecting: bool = False, move: bool = False) -> None:
         await self._stop_engine_session()
         member = self.member
         if (
             member is None
+            or move
             or not member.healthy
             or member.client.breaker.failures
             or member is self._leaving
         ):
-            # No engine yet, or this one just failed to answer: take the best one
-            # (another healthy engine if there is one).
+            # No engine yet, or this one failed the channel (or is being replaced):
+            # take the best one (another healthy engine if there is one).
             self.member = self._pool.choose(avoid=member, reconnecting=reconnecting)
+            self._last_resort = not self.member.healthy
             if member is not None:
                 self._pool.release(member)
-        self.info = await self.member.client.start_stream(
-            self.key.selector(), self.key.extra_params(), fail_fast=not reconnecting
-        )
+        client = self.member.client
+
+        def start(source: ChannelKey) -> Awaitable[StreamInfo]:
+            return client.start_stream(
+                source.selector(), source.extra_params(), fail_fast=not reconnecting
+            )
+
+        async def start_session() -> tuple[ChannelKey | None, StreamInfo]:
+            if self.sources is None:
+                return self._source, await start(self.key)
+            return await self.sources.start(start)  # a named channel: its sources in turn
+
+        # Shielded: a channel closed while the engine answers still learns the
+        # session the engine started, so that close() can stop it.
+        self._starting = asyncio.ensure_future(start_session())
+        self._source, self.info = await asyncio.shield(self._starting)
+        self._starting = None
         self.engine_sessions += 1
         log.info(
             "channel %s: engine session %s on %s",
@@ -210,78 +276,89 @@ class ChannelSession:
 
     async def _read_with_reconnects(self) -> str:
         """Read until the retry budget is spent; return why it was given up."""
-        s = self._settings
-        failures = 0
-        failing_since: float | None = None
+        policy = ReconnectPolicy(self._settings, self._loop.time)
         while True:
-            got_data, cause, reason = await self._read_connection()
+            data_seconds, cause, reason = await self._read_connection()
             if cause != "forced":
                 self.events.upstream_error(self, cause)
-            now = self._loop.time()
+            if self.sources is not None:
+                self.sources.connection_ended(cause)
+            decision = policy.connection_ended(data_seconds, cause, reason)
+            if decision.young:
+                reason = f"{reason} after {data_seconds:.1f} s of data"
             self.last_error = reason
-            if got_data:
-                failures, failing_since = 0, now
-            failing_since = failing_since if failing_since is not None else now
-            failures += 1
-            if now - failing_since >= s.retry_budget_seconds:
-                return reason
-            delay = min(s.reconnect_max_delay, s.reconnect_first_delay * 2 ** (failures - 1))
-            if cause == "forced":
-                delay = 0.0
+            if decision.give_up is not None:
+                return decision.give_up
             log.info(
-                "channel %s: %s; reconnect %d in %.2f s",
+                "channel %s: %s; reconnect %d in %.2f s%s",
                 self.key.name,
                 reason,
-                failures,
-                delay,
+                policy.failures,
+                decision.delay,
+                ", new engine session" if decision.new_session else "",
                 extra=ids(self.key.name),
             )
             self.state = "reconnecting"
             self.reconnects += 1
             self.events.reconnect(self)
-            await asyncio.sleep(delay)
-            if failures > 1 or self._leaving is self.member:
-                # The same playback URL already failed once (or its engine is being
-                # replaced): ask an engine anew.
+            await asyncio.sleep(decision.delay)
+            leaving = self._leaving is self.member  # its engine is being replaced
+            if decision.new_session or leaving or (
+                self.sources and self.sources.source != self._source
+            ):
                 try:
-                    await self._new_engine_session(reconnecting=True)
+                    await self._new_engine_session(reconnecting=True, move=decision.new_session)
                 except AcemuxError as err:
                     self.events.upstream_error(self, "getstream_failed")
                     self.last_error = f"getstream failed: {err.message}"
 
-    async def _read_connection(self) -> tuple[bool, str, str]:
-        """One upstream connection, read to its end: (got data, cause, why it ended)."""
+    async def _read_connection(self) -> tuple[float | None, str, str]:
+        """One upstream connection, read to its end.
+
+        Returns (seconds from its first to its last byte, None when it sent
+        nothing; cause; why it ended).
+        """
         if self.info is None:
-            return False, "getstream_failed", self.last_error or "no engine session"
+            return None, "getstream_failed", self.last_error or "no engine session"
         if self.state != "reconnecting":
             self.state = "prebuffering"
+        self._cut = None
         try:
-            resp = await self.member.client.open_playback(self.info.playback_url)
+            async with asyncio.timeout(None) as self._opening:  # a failover may cut the wait
+                resp = await self.member.client.open_playback(self.info.playback_url)
         except AcemuxError as err:
-            return False, "open_failed", err.message
+            return None, "open_failed", err.message
+        except TimeoutError:
+            return None, *(self._cut or ("failover", "failed over"))
+        finally:
+            self._opening = None
         self._upstream = resp
         self._cut = None
         self._aligner.reset()  # a partial packet of the old connection is dropped
         self._stream_start.begin(splice=self.ring.next_seq > 0)
         self.last_data_at = self._loop.time()
-        got_data = False
+        first_at: float | None = None
         read, size = resp.content.read, self._settings.read_size
         try:
             while self._cut is None:
                 data = await read(size)
                 if not data:
                     break
-                got_data = True
+                if first_at is None:
+                    first_at = self._loop.time()
+                    if self.sources is not None:
+                        self.sources.delivered()  # the source works: its time to first byte
                 self._on_data(data)
         except (aiohttp.ClientError, OSError) as err:
             if self._cut is None:
-                return got_data, "error", f"upstream error: {err!r}"
+                return _lasted(first_at, self.last_data_at), "error", f"upstream error: {err!r}"
         finally:
             self._upstream = None
             resp.close()
+        lasted = _lasted(first_at, self.last_data_at)
         if self._cut is not None:
-            return (got_data, *self._cut)
-        return got_data, "eof", "upstream ended"
+            return (lasted, *self._cut)
+        return lasted, "eof", "upstream ended"
 
     def _on_data(self, raw: bytes) -> None:
         self.last_data_at = self._loop.time()
@@ -337,6 +414,8 @@ class ChannelSession:
                 self.engine_stats = await member.client.stat(info.stat_url)
             except AcemuxError as err:
                 self.engine_stats = {"error": err.message}
+            if self.sources is not None:
+                self.sources.engine_stats(self.engine_stats)
 
     async def _heartbeat_loop(self) -> None:
         """Null packets for silent viewers; a stalled upstream is cut so it reconnects."""
@@ -347,9 +426,23 @@ class ChannelSession:
             if now - self.last_sent_at >= SILENCE_BEFORE_FILLER:
                 self.audience.send_filler()
             silent = now - self.last_data_at
-            if silent >= stall and self._upstream is not None and self._cut is None:
-                self._cut = ("stall", f"upstream stalled for {stall:g} s")
-                self._upstream.close()
+            if silent >= stall and self._upstream is not None:
+                self._cut_upstream("stall", f"upstream stalled for {stall:g} s")
+            # A named channel's source that failed: the next one is spliced in.
+            if self.sources is not None and (self._upstream or self._opening) and not self._cut:
+                failed = self.sources.check(self.bytes_in)
+                if failed is not None and self.sources.fail_over(failed):
+                    self._cut_upstream("failover", f"failover: {failed}")
+
+    def _cut_upstream(self, cause: str, why: str) -> None:
+        """End the connection (or its wait for headers); the reader reconnects and splices."""
+        if self._cut is not None:
+            return
+        self._cut = (cause, why)
+        if self._upstream is not None:
+            self._upstream.close()
+        elif self._opening is not None:
+            self._opening.reschedule(self._loop.time())
 
     # -- viewers -----------------------------------------------------------------
 
@@ -385,9 +478,7 @@ class ChannelSession:
         as any reconnect.
         """
         self._leaving = self.member
-        if self._upstream is not None and self._cut is None:
-            self._cut = ("forced", f"moving to another engine: {reason}")
-            self._upstream.close()
+        self._cut_upstream("forced", f"moving to another engine: {reason}")
 
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""
@@ -398,6 +489,7 @@ class ChannelSession:
         return {
             "id": self.key.value,
             "key": self.key.name,
+            "source": self._source.name if self.sources is not None and self._source else None,
             "selector": self.key.kind,
             "state": self.state,
             "engine": self.member.url if self.member else None,
@@ -415,3 +507,7 @@ class ChannelSession:
             "buffer_bytes": self.ring.size,
             "viewers": [v.describe() for v in self.viewers.values()],
         }
+
+
+def _lasted(first_at: float | None, last_at: float) -> float | None:
+    return None if first_at is None else last_at - first_at

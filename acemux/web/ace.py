@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Callable
 
 from aiohttp import web
 
@@ -13,6 +14,9 @@ from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
 from acemux.web.auth import request_user
 from acemux.web.keys import DIRECTORY, REGISTRY, SETTINGS
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ def _channel_key(request: web.Request, path_id: str | None = None) -> ChannelKey
 
 @routes.get("/ace/getstream")
 async def getstream(request: web.Request) -> web.StreamResponse:
-    return await _stream(request, _channel_key(request))
+    return await stream(request, _channel_key(request))
 
 
 # The .ts alias tells players that go by the URL (Jellyfin) that this is MPEG-TS. It
@@ -44,16 +48,19 @@ async def getstream(request: web.Request) -> web.StreamResponse:
 @routes.get("/ace/getstream/{content_id}")
 @routes.get("/ace/getstream/{content_id}.ts")
 async def getstream_path(request: web.Request) -> web.StreamResponse:
-    return await _stream(request, _channel_key(request, request.match_info["content_id"]))
+    return await stream(request, _channel_key(request, request.match_info["content_id"]))
 
 
-async def _stream(request: web.Request, key: ChannelKey) -> web.StreamResponse:
+async def stream(
+    request: web.Request, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
+) -> web.StreamResponse:
+    """Serve the channel's TS stream; `plan` makes a named channel's source plan."""
     if request.method == "HEAD":
         # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
         # GET's status and headers at once, no body, and no channel at the engine.
         return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
-    async with request.app[REGISTRY].channel(key) as session:
+    async with request.app[REGISTRY].channel(key, plan) as session:
         resp = web.StreamResponse(headers=STREAM_HEADERS)
         resp.force_close()  # a stream ends its connection; players reconnect afresh
         writer = await resp.prepare(request)

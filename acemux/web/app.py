@@ -17,7 +17,18 @@ from acemux.engine.provision.autoscale import Autoscaler
 from acemux.streaming.registry import ChannelRegistry
 from acemux.tuner.ssdp import start_ssdp
 from acemux.users import Users
-from acemux.web import ace, api, cors, dashboard, guide, hls, monitoring, playlists, tuner
+from acemux.web import (
+    ace,
+    api,
+    channels,
+    cors,
+    dashboard,
+    guide,
+    hls,
+    monitoring,
+    playlists,
+    tuner,
+)
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
 from acemux.web.keys import AUTOSCALER, METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
@@ -53,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     playlists.setup(app)
     tuner.setup(app)
     guide.setup(app)
+    channels.setup(app)
     cors.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)

@@ -22,6 +22,7 @@ DASHBOARD_PATHS = frozenset({"/"})
 STATIC_PREFIX = "/static/"
 MONITORING_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 STREAM_PATH = "/ace/getstream"  # and /ace/getstream/<id>: each one held stream
+CHANNEL_PREFIX = "/channel/"  # a named channel's TS stream is one too (not its HLS)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PLAYLIST_PREFIX = "/playlist/"
 USER = web.RequestKey("user", User)
@@ -51,7 +52,7 @@ def token_middlewares(settings: Settings, users: Users) -> list[Middleware]:
         playlist = _playlist_asked(request)
         if playlist is not None and not user.may_see(playlist):
             raise NotFound(f"no playlist named {playlist!r} is configured")
-        if path == STREAM_PATH or path.startswith(STREAM_PATH + "/"):
+        if path == STREAM_PATH or path.startswith(STREAM_PATH + "/") or _channel_stream(path):
             with users.stream(user):
                 return await handler(request)
         return await handler(request)
@@ -82,6 +83,12 @@ def _playlist_asked(request: web.Request) -> str | None:
     if playlist is None and request.path.startswith(PLAYLIST_PREFIX):
         playlist = request.match_info.get("name")
     return playlist
+
+
+def _channel_stream(path: str) -> bool:
+    return path.startswith(CHANNEL_PREFIX) and "/" not in path[len(CHANNEL_PREFIX) :] and not (
+        path.endswith(".m3u8")
+    )
 
 
 def _offered(request: web.Request) -> list[str]:

@@ -7,7 +7,7 @@ no URL ever points at the engine.
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -18,6 +18,9 @@ from acemux.web.ace import MAX_QUERY_LENGTH
 from acemux.web.auth import own_token
 from acemux.web.keys import HLS, REGISTRY, SETTINGS
 from acemux.web.urls import client_address, public_base, segment_url
+
+if TYPE_CHECKING:
+    from acemux.channels.failover import SourcePlan
 
 PLAYLIST_HEADERS = {"Cache-Control": "no-cache, no-store"}
 SEGMENT_HEADERS = {
@@ -43,12 +46,18 @@ def _touch(request: web.Request, channel: HlsChannel) -> None:
 
 @routes.get("/ace/manifest.m3u8")
 async def manifest(request: web.Request) -> web.Response:
-    key = _channel_key(request)
+    return await serve_manifest(request, _channel_key(request))
+
+
+async def serve_manifest(
+    request: web.Request, key: ChannelKey, plan: "Callable[[], SourcePlan] | None" = None
+) -> web.Response:
+    """The channel's live HLS playlist; `plan` makes a named channel's source plan."""
     if request.method == "HEAD":
         # A probe: the playlist's headers without starting the channel at the engine.
         return web.Response(content_type=MPEGURL, headers=PLAYLIST_HEADERS)
     settings = request.app[SETTINGS]
-    async with request.app[REGISTRY].channel(key) as session:
+    async with request.app[REGISTRY].channel(key, plan) as session:
         channel = request.app[HLS].attach(session)
         _touch(request, channel)
         # A single response: nothing is sent until a first segment exists.
@@ -61,8 +70,10 @@ async def manifest(request: web.Request) -> web.Response:
 
 @routes.get(r"/ace/segment/{number:\d{1,18}}.ts")
 async def segment(request: web.Request) -> web.StreamResponse:
-    key = _channel_key(request)
-    number = int(request.match_info["number"])
+    return await serve_segment(request, _channel_key(request), int(request.match_info["number"]))
+
+
+async def serve_segment(request: web.Request, key: ChannelKey, number: int) -> web.StreamResponse:
     channel = request.app[HLS].find(key)
     if channel is None:
         raise NotFound(f"channel {key.name} is not playing as HLS: load its manifest.m3u8")

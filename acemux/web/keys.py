@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
+from acemux.channels.catalogue import ChannelCatalogue
+from acemux.channels.warm import WarmChannels
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
 from acemux.engine.provision.autoscale import Autoscaler
@@ -23,6 +25,8 @@ RATES = web.AppKey("rates", RateSampler)
 HLS = web.AppKey("hls", HlsChannels)
 PLAYLISTS = web.AppKey("playlists", PlaylistSources)
 RECENT = web.AppKey("recent_channels", RecentChannels)
+CATALOGUE = web.AppKey("channel_catalogue", ChannelCatalogue)
+WARM = web.AppKey("warm_channels", WarmChannels)
 USERS = web.AppKey("users", Users)
 DIRECTORY = web.AppKey("channel_directory", ChannelDirectory)
 GUIDES = web.AppKey("guides", GuideSources)

@@ -41,6 +41,12 @@ class Metrics(ChannelEvents):
         self.reconnects = Counter(
             "acemux_reconnects", "Upstream reconnects of running channels.", registry=r
         )
+        self.channel_failures = Counter(
+            "acemux_channel_failures",
+            "Channels ended because one of their tasks raised, by task and exception type.",
+            ["task", "error"],
+            registry=r,
+        )
         self.clients_joined = Counter("acemux_clients_joined", "Clients that joined.", registry=r)
         self.clients_left = Counter("acemux_clients_left", "Clients that left.", registry=r)
         self.clients_skipped = Counter(
@@ -101,6 +107,9 @@ class Metrics(ChannelEvents):
 
     def reconnect(self, session: ChannelSession) -> None:
         self.reconnects.inc()
+
+    def channel_failed(self, session: ChannelSession, task: str, error: BaseException) -> None:
+        self.channel_failures.labels(task, type(error).__name__).inc()
 
     def viewer_joined(self, session: ChannelSession, viewer: Viewer) -> None:
         self.clients_joined.inc()

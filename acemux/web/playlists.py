@@ -3,6 +3,7 @@
 - `/playlist/<name>.m3u`: a configured source with every stream link made an
   acemux TS link (HLS links with `?format=hls`); nothing else changes but a
   `#KODIPROP:mimetype=video/mp2t` line before each TS link, for Kodi.
+  `?only=live`: its named channels instead, only those seen working lately.
 - `/playlist.m3u`: the channels played lately, for a quick try in a player.
 - `/api/v1/playlists`: each source's fetch status.
 """
@@ -20,6 +21,7 @@ from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.key import ChannelKey
 from acemux.web.auth import own_token
+from acemux.web.channels import channels_m3u, refresh
 from acemux.web.keys import GUIDES, PLAYLISTS, RECENT, REGISTRY, SETTINGS
 from acemux.web.tuner import numbered_playlist
 from acemux.web.urls import public_base, stream_url
@@ -53,6 +55,11 @@ async def named_playlist(request: web.Request) -> web.Response:
     template = await request.app[PLAYLISTS].template(name)
     if template is None:
         raise NotFound(f"no playlist named {name!r} is configured")
+    only = request.query.get("only")
+    if only is not None:
+        if only != "live":
+            raise BadRequest("only must be live")
+        return await _live_channels(request, name, ts, channel_url)
 
     def new_url(link: StreamLink) -> str | None:
         try:
@@ -63,6 +70,16 @@ async def named_playlist(request: web.Request) -> web.Response:
 
     body = await numbered_playlist(request, name, template.render(new_url, mark_ts=ts))
     return web.Response(body=body, content_type=M3U_TYPE, headers=NO_CACHE)
+
+
+async def _live_channels(
+    request: web.Request, name: str, ts: bool, channel_url: Callable[[ChannelKey], str]
+) -> web.Response:
+    """The playlist's named channels (one line each, however many ids), the live ones only."""
+    catalogue = await refresh(request.app)
+    live = [c for c in catalogue.from_playlist(name) if catalogue.live(c)]
+    text = channels_m3u(live, lambda channel: channel_url(channel.key), mark_ts=ts)
+    return web.Response(text=text, content_type=M3U_TYPE, headers=NO_CACHE)
 
 
 @routes.get("/playlist.m3u")
@@ -81,9 +98,11 @@ async def recent_playlist(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/playlists")
 async def playlist_status(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"playlists": request.app[PLAYLISTS].describe(), "guides": request.app[GUIDES].describe()}
-    )
+    catalogue = await refresh(request.app)
+    playlists = request.app[PLAYLISTS].describe()
+    for playlist in playlists:  # entries not read, or not made channel sources, and why
+        playlist["skipped"] = catalogue.skipped.get(playlist["name"], [])
+    return web.json_response({"playlists": playlists, "guides": request.app[GUIDES].describe()})
 
 
 async def _note_played(request: web.Request, response: web.StreamResponse) -> None:

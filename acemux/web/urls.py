@@ -58,13 +58,20 @@ def channel_query(key: ChannelKey, token: str | None, selector: bool = True) -> 
     return urlencode(params, quote_via=quote)
 
 
+def _token_query(token: str | None) -> str:
+    return f"?{urlencode([('token', token)], quote_via=quote)}" if token else ""
+
+
 def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False) -> str:
     """The channel's TS stream, or its HLS playlist.
 
     TS links by content id take the `/ace/getstream/<id>.ts` form: players that
     judge a link by its name (Jellyfin) then know it is MPEG-TS without a probe.
-    The path names a content id, so infohash links keep the query form.
+    The path names a content id, so infohash links keep the query form. A named
+    channel has URLs of its own (`/channel/<slug>.ts`, `/channel/<slug>.m3u8`).
     """
+    if key.kind == "channel":
+        return f"{base}/channel/{key.value}{'.m3u8' if hls else '.ts'}{_token_query(token)}"
     if hls or key.kind != "id":
         path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
         return f"{base}{path}?{channel_query(key, token)}"
@@ -73,4 +80,6 @@ def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False)
 
 
 def segment_url(base: str, key: ChannelKey, number: int, token: str | None) -> str:
+    if key.kind == "channel":
+        return f"{base}/channel/{key.value}/segment/{number}.ts{_token_query(token)}"
     return f"{base}/ace/segment/{number}.ts?{channel_query(key, token)}"

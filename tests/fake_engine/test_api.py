@@ -202,3 +202,47 @@ def test_faults_check_python_assignments_too() -> None:
         faults.start_mode = "sideways"
     with pytest.raises(AttributeError):
         faults.drop_after = 10  # type: ignore[attr-defined]
+
+
+async def test_version_endpoint_can_be_missing_or_in_the_rc2_shape(
+    make_engine: MakeEngine, client: aiohttp.ClientSession
+) -> None:
+    engine = await make_engine(version_mode="rc2")
+    service = f"{engine.url}/webui/api/service"
+    async with client.get(service, params={"method": "get_version"}) as resp:
+        assert await resp.json() == {
+            "result": {"code": 3002300, "version": "3.1.0-rc2"},
+            "error": None,
+        }
+    engine.faults.version_mode = "missing"  # a 3.0 engine: no HTTP API at all
+    for url in (service, f"{engine.url}/server/api"):
+        async with client.get(url, params={"method": "get_version"}) as resp:
+            assert resp.status == 404
+    await start_stream(client, engine)  # streaming does not need that path
+
+
+async def test_getstream_can_answer_bytes_that_are_neither_utf8_nor_json(
+    make_engine: MakeEngine, client: aiohttp.ClientSession
+) -> None:
+    engine = await make_engine(getstream_garbage=True)
+    params = {"format": "json", "id": DEMO_CONTENT_ID}
+    async with client.get(f"{engine.url}/ace/getstream", params=params) as resp:
+        assert resp.status == 200 and resp.content_type == "application/json"
+        raw = await resp.read()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode()
+    assert engine.stats.getstream_calls == 1 and engine.session_for(DEMO_CONTENT_ID) is None
+
+
+async def test_the_stop_owed_to_a_replaced_session_is_counted_against_it(
+    make_engine: MakeEngine, client: aiohttp.ClientSession
+) -> None:
+    engine = await make_engine(getstream_seconds=0.05)
+    old = await start_stream(client, engine)
+    new = await start_stream(client, engine)  # same content: the old session is replaced
+    for _ in range(2):
+        async with client.get(old["command_url"], params={"method": "stop"}) as resp:
+            assert (await resp.json())["error"] == "unknown playback session id"
+    assert engine.stats.stop_calls == 2
+    assert engine.stats.stop_calls_by_session == {old["playback_session_id"]: 1}
+    assert engine.session_for(DEMO_CONTENT_ID).playback_session_id == new["playback_session_id"]

@@ -21,6 +21,7 @@ class Packet:
     pcr: int | None = None  # 90 kHz base only
     pts: int | None = None
     dts: int | None = None
+    discontinuity: bool = False  # the adaptation field's discontinuity indicator
 
 
 def _timestamp(b: bytes) -> int:
@@ -41,6 +42,7 @@ def parse_packets(data: bytes) -> list[Packet]:
         )
         start = 4
         if p[3] & 0x20:
+            pkt.discontinuity = bool(p[4] and p[5] & 0x80)
             if p[4] and p[5] & 0x10:
                 pkt.pcr = int.from_bytes(p[6:10], "big") << 1 | p[10] >> 7
             start = 5 + p[4]
@@ -70,6 +72,20 @@ def continuity_errors(packets: list[Packet]) -> list[str]:
             want = (last[pkt.pid] + pkt.has_payload) % 16
             if pkt.cc != want:
                 errors.append(f"packet {i} pid {pkt.pid}: cc {pkt.cc}, expected {want}")
+        last[pkt.pid] = pkt.cc
+    return errors
+
+
+def unflagged_continuity_errors(packets: list[Packet]) -> list[str]:
+    """Continuity breaks not announced by a discontinuity indicator on that PID."""
+    last: dict[int, int] = {}
+    errors = []
+    for i, pkt in enumerate(packets):
+        if pkt.pid == 0x1FFF:
+            continue
+        want = (last.get(pkt.pid, pkt.cc - pkt.has_payload) + pkt.has_payload) % 16
+        if pkt.cc != want and not pkt.discontinuity:
+            errors.append(f"packet {i} pid {pkt.pid}: cc {pkt.cc}, expected {want}")
         last[pkt.pid] = pkt.cc
     return errors
 

@@ -32,6 +32,13 @@ async def test_every_check_passes_against_the_fake_engine(engine):
     assert engine.stats.getstream_calls >= 3  # the direct one, the proxy's, the reconnect's
 
 
+async def test_an_engine_without_a_version_endpoint_passes_with_its_version_unknown(engine):
+    engine.faults.version_mode = "missing"  # a 3.0 engine, or a proxy that does not forward it
+    results = await PlaybackCheck(make_settings(engine.url), CID, seconds=0.3).run()
+    assert [r.status for r in results] == ["pass"] * len(CHECKS), format_table(results)
+    assert results[0].detail == f"{engine.url}: answers (HTTP 404), version unknown"
+
+
 async def test_a_token_in_the_environment_does_not_lock_the_check_out(engine):
     settings = make_settings(engine.url, token="operator-token")
     results = await PlaybackCheck(settings, CID, seconds=0.3).run()

@@ -149,7 +149,10 @@ async def test_ffmpeg_reads_hls_while_other_viewers_share_one_engine_session(htt
 
 @needs_ffmpeg
 async def test_segment_after_an_upstream_reconnect_is_a_discontinuity_and_decodes(http):
-    async with FakeEngine(rate=8.0) as engine, running_proxy(engine.url) as proxy:
+    # Each connection lasts ~0.5 s of wall time at rate 8; the short young threshold
+    # keeps it a healthy connection, reconnected on the same URL.
+    settings = dict(upstream_young_seconds=0.2)
+    async with FakeEngine(rate=8.0) as engine, running_proxy(engine.url, **settings) as proxy:
         engine.faults.drop_after_bytes = 400_000  # about 4 s of stream per connection
         url = f"{proxy.url}/ace/manifest.m3u8?id={CID}"
         text, _ = await get_playlist(http, url)

@@ -9,6 +9,7 @@ import pytest
 from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
 from acemux.streaming.ts import PACKET_SIZE, find_section_starts
 from acemux.web.keys import POOL, REGISTRY
+from tests.fake_engine.tsparse import parse_packets, unflagged_continuity_errors
 from tests.ffmpeg import decode_bytes, needs_ffmpeg
 from tests.integration.conftest import running_proxy
 from tests.streamclient import RecordingViewer, free_port
@@ -19,14 +20,29 @@ PATH = f"/ace/getstream?id={CID}"
 
 
 def splice_offsets(data: bytes) -> list[int]:
-    """Offsets of the discontinuity packets acemux puts in front of a splice."""
+    """Offsets of the PAT's discontinuity packet, which acemux puts in every splice.
+
+    Each PID's marker sits right before its first packet after the splice;
+    the PAT's always comes before the keyframe (the PAT itself goes ahead), so
+    decoding from it sees the whole restart.
+    """
     offsets = []
-    for at in range(0, len(data) - len(data) % PACKET_SIZE, PACKET_SIZE):
+    start = packet_start(data)
+    for at in range(start, len(data) - PACKET_SIZE + 1, PACKET_SIZE):
         adaptation_only = (data[at + 3] >> 4) & 0x3 == 0x2
-        if adaptation_only and data[at + 4] and data[at + 5] & 0x80:
-            if not offsets or offsets[-1] < at - 8 * PACKET_SIZE:
-                offsets.append(at)
+        pid = (data[at + 1] & 0x1F) << 8 | data[at + 2]
+        if pid == 0 and adaptation_only and data[at + 4] and data[at + 5] & 0x80:
+            offsets.append(at)
     return offsets
+
+
+def packet_start(data: bytes) -> int:
+    """Where whole packets begin in `data` (a recording may be cut anywhere)."""
+    for start in range(PACKET_SIZE):
+        probes = range(start, min(len(data), start + 8 * PACKET_SIZE), PACKET_SIZE)
+        if all(data[at] == 0x47 for at in probes):
+            return start
+    raise AssertionError("no packet boundary found")
 
 
 def whole(data: bytes) -> bytes:
@@ -57,7 +73,9 @@ async def fast_engine():
 async def test_upstream_drop_reconnects_to_the_same_playback_url(fast_engine, http):
     engine = fast_engine
     engine.faults.drop_after_bytes = 400_000
-    async with running_proxy(engine.url) as proxy:
+    # Each connection lasts ~0.5 s of wall time at rate 8: healthy by this setting
+    # (by the default 5 s it would be a flapping engine, see test_flapping.py).
+    async with running_proxy(engine.url, upstream_young_seconds=0.2) as proxy:
         async with RecordingViewer(http, proxy.url + PATH) as viewer:
             await viewer.wait_bytes(1_300_000)
         session = proxy.app[REGISTRY].find(CID)
@@ -68,6 +86,26 @@ async def test_upstream_drop_reconnects_to_the_same_playback_url(fast_engine, ht
     assert engine.stats.getstream_calls == 1  # the same session's URL worked again
     assert engine.stats.playback_connections >= 3
     await assert_decodes_after_splice(viewer.data)
+
+
+@needs_ffmpeg
+async def test_an_engine_that_restarts_the_content_on_reconnect_splices_cleanly(http):
+    """VOD content, or an engine restarted: every connection starts the file again."""
+    async with FakeEngine(rate=8.0, start_mode="start_of_file", drop_after_bytes=400_000) as engine:
+        async with running_proxy(engine.url) as proxy:
+            async with RecordingViewer(http, proxy.url + PATH) as viewer:
+                await viewer.wait_bytes(1_300_000)
+    data = whole(viewer.data)
+    splices = splice_offsets(data)
+    assert len(splices) >= 2 and engine.stats.playback_connections >= 3
+    for at in splices:
+        packets = parse_packets(data[at : at + 600 * PACKET_SIZE])
+        pat, pmt = (next(i for i, p in enumerate(packets) if p.pid == pid and p.has_payload)
+                    for pid in (0, 4096))  # fmt: skip
+        video = next(i for i, p in enumerate(packets) if p.pid == 256)  # its marker included
+        assert pat < video and pmt < video, "PAT and PMT come before any video packet"
+    assert unflagged_continuity_errors(parse_packets(data)) == []
+    await assert_decodes_after_splice(data)
 
 
 @needs_ffmpeg

@@ -62,3 +62,33 @@ def test_a_splice_marks_a_discontinuity_ahead_of_each_streams_first_packet():
         assert out[nxt + 3] & 0x0F == (out[marker + 3] + 1) & 0x0F, pid
     # Audio resumes before the video's keyframe arrives.
     assert first_of(out, 257) < first_of(out, VIDEO)
+
+
+def test_a_restart_at_the_files_start_keeps_pat_and_pmt_ahead_of_the_video():
+    """An engine that restarts the content: PAT, PMT and a keyframe arrive at once."""
+    sample = default_loop().loop_bytes(0)
+    start, index = StreamStart(), StreamIndex()
+    index.scan(sample)  # the connection before the splice
+    start.begin(splice=True)
+    out, joins = feed_from(sample, start, index)
+    ordered = [(packet_pid(out, at), bool(is_marker(out, at))) for at in range(0, 8 * 188, 188)]
+    assert ordered[:8] == [
+        (17, True), (17, False), (0, True), (0, False),
+        (PMT, True), (PMT, False), (VIDEO, True), (VIDEO, False),
+    ]  # fmt: skip
+    assert joins[0].offset == 6 * PACKET_SIZE  # a joiner there starts at the video's marker
+
+
+def test_a_stream_first_seen_after_the_keyframe_still_gets_its_marker():
+    sample = default_loop().loop_bytes(0)
+    start, index = StreamStart(), StreamIndex()
+    index.scan(sample)
+    start.begin(splice=True)
+    # From just after an SDT packet (PID 17): the next one comes after the keyframe.
+    out, _ = feed_from(sample[188 * 216 :], start, index)
+    sdt = first_of(out, 17)
+    assert sdt > first_of(out, VIDEO)
+    assert is_marker(out, sdt) and not is_marker(out, sdt + PACKET_SIZE)
+    assert packet_pid(out, sdt + PACKET_SIZE) == 17
+    for pid in set(pids(out)):  # every stream's first packet is its marker
+        assert is_marker(out, first_of(out, pid)), pid

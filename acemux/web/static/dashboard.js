@@ -57,12 +57,14 @@ async function api(method, path) {
 async function refresh() {
   clearTimeout(timer);
   try {
-    const [streams, engines] = await Promise.all([
+    const [streams, engines, named] = await Promise.all([
       api("GET", "/api/v1/streams"),
       api("GET", "/api/v1/engines"),
+      api("GET", "/api/v1/channels"),
     ]);
     showProblem("");
     render(streams.streams, engines.engines);
+    renderNamed(named.channels);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (err) {
     if (err instanceof NeedsToken) {
@@ -115,6 +117,29 @@ function render(streams, engines) {
   for (const card of [...list.children]) {
     if (!seen.has(card.dataset.key)) card.remove();
   }
+}
+
+function renderNamed(channels) {
+  // Named channels: which source plays, and each source's state and liveness score.
+  $("named").hidden = channels.length === 0;
+  $("named").querySelector("tbody").replaceChildren(
+    ...channels.map((channel) => {
+      const row = el("tr", "named-channel");
+      row.dataset.slug = channel.slug;
+      const flags = (channel.warm ? " · warm" : "") + (channel.live ? " · live" : "");
+      const sources = el("td", "sources");
+      for (const source of channel.sources) {
+        const item = el("span", "source " + source.state,
+          (source.state === "playing" ? "▶ " : "") + source.id.slice(0, 8) + "… " +
+          source.state + " " + source.score);
+        item.title = source.key + (source.last_error ? "\n" + source.last_error : "");
+        sources.append(item, text(" "));
+      }
+      row.append(el("td", "", channel.name + " (/channel/" + channel.slug + ")"),
+        el("td", "named-state", channel.state + flags), sources);
+      return row;
+    })
+  );
 }
 
 function renderEngines(engines) {
