@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -163,11 +164,15 @@ async def _serve(settings: Settings, stop: asyncio.Event) -> None:
     from acemux.web.app import AcemuxServer
 
     async with AcemuxServer(settings):
+        # What startup made (modules, the app) lives as long as the process. Out of
+        # the cyclic GC's way, a full collection scans only what came since: a
+        # profile of one channel and 100 viewers had ~18% of acemux's CPU in the GC.
+        gc.freeze()
         await stop.wait()
 
 
 async def _demo(settings: Settings, stop: asyncio.Event) -> None:
-    from acemux.fake_engine import DEMO_CONTENT_ID, FakeEngine
+    from acemux.fake_engine import AC3_CONTENT_ID, DEMO_CONTENT_ID, FakeEngine
     from acemux.web.app import AcemuxServer
 
     async with FakeEngine(host="127.0.0.1", port=0) as engine:
@@ -179,6 +184,8 @@ async def _demo(settings: Settings, stop: asyncio.Event) -> None:
                 f"\nacemux demo is running with the built-in fake engine.\n"
                 f"Open this in VLC, mpv or ffplay:\n\n    {url}\n\n"
                 f"As HLS: {hls}\n"
+                f"With AC-3 audio, made AAC by a profile: "
+                f"{server.url}/ace/getstream?id={AC3_CONTENT_ID}&profile=aac\n"
                 f"Dashboard: {server.url}/   Stop: Ctrl+C\n",
                 flush=True,
             )

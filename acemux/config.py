@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from acemux.profiles.recipes import find_ffmpeg, parse_profiles
+
 MiB = 1024 * 1024
 
 
@@ -96,10 +98,20 @@ class Settings(BaseSettings):
     grace_seconds: float = Field(
         5.0, ge=0, description="How long a channel stays open after its last viewer leaves."
     )
+    # Channel ring sized in time: memory per channel follows its bitrate (issue 14).
+    ring_seconds: float = Field(
+        # A joiner needs one GOP (the ring keeps the latest keyframe anyway), a
+        # slow viewer some slack; a channel watched over HLS holds its playlist's
+        # window (see segments.py). 8 s: 50 channels at 4 Mbit/s in 190 MiB.
+        8.0,
+        ge=1,
+        le=600,
+        description="Seconds of recent stream kept per channel for joiners and slow viewers.",
+    )
     ring_bytes: int = Field(
-        16 * MiB,
+        64 * MiB,  # 10 s at 50 Mbit/s
         ge=256 * 1024,
-        description="Recent stream data kept per channel for joiners and slow viewers.",
+        description="Byte cap on a channel's recent-stream buffer, whatever --ring-seconds says.",
     )
     read_size: int = Field(
         # 128 KiB holds what an engine writes at once at 20 Mbit/s: one chunk, one
@@ -391,6 +403,18 @@ class Settings(BaseSettings):
         description="TOML file of users (tokens hashed, limits, playlists); reloaded on SIGHUP.",
     )
 
+    # -- ffmpeg profiles (acemux/profiles): ?profile=aac on stream, HLS and playlist URLs --
+    ffmpeg: str = Field(
+        "ffmpeg", description="The ffmpeg that runs profiles: a name on PATH or a path."
+    )
+    profiles: str = Field(
+        "",
+        description=(
+            'Your own ffmpeg profiles as JSON, name to output options: {"tv": ["-c:v", '
+            '"libx264", "-c:a", "aac"]} (built in: copy, aac, h264).'
+        ),
+    )
+
     log_level: str = Field("INFO", description="Logging level.")
     log_format: str = Field("text", description="Log format: text or json.")
 
@@ -502,6 +526,13 @@ class Settings(BaseSettings):
     def _playlists_are_name_source_pairs(cls, value: str) -> str:
         PlaylistSpec.parse_all(value)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _profiles_can_run(self) -> "Settings":
+        # Configured profiles are a promise to run ffmpeg: fail at start, not at play.
+        if parse_profiles(self.profiles) and find_ffmpeg(self.ffmpeg) is None:
+            raise ValueError(f"profiles are configured but ffmpeg {self.ffmpeg!r} is not found")
+        return self
 
     @property
     def warm_channel_slugs(self) -> list[str]:

@@ -83,3 +83,10 @@ class ShuttingDown(AcemuxError):
     status = 503
     code = "shutting_down"
     retry_after = 5
+
+
+class ProfileError(AcemuxError):
+    """A profile's ffmpeg cannot run or ends at once (missing binary, broken recipe)."""
+
+    status = 502
+    code = "profile_error"

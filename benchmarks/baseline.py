@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""The limit baseline: the least a uvloop program can do to fan one stream out.
+"""The floor baseline: the least a uvloop program can do to fan one stream out.
 
 It asks the engine for the channel once (getstream format=json), opens the
-playback URL once, reads it in 64 KiB chunks and writes each chunk to every
-connected client's transport. Nothing else: no HTTP parsing beyond finding the
-end of the request head, no TS alignment, no ring, no joiner handling, no
-chunked framing (HTTP/1.1 body until close). Its one concession is flow control
-so an unpaced upstream cannot fill memory: while any client's transport is
-above its high-water mark (512 KiB, acemux's default) the upstream is paused.
+playback URL once and takes the same upstream reads as acemux: the same engine
+and pacing, reads of at most --read-size bytes (acemux's --read-size, 128 KiB
+by default; the benchmarks pass the same value to both). Each read goes to
+every connected client's transport in one write. The response is the least
+framing HTTP allows: `HTTP/1.1 200`, no Content-Length, `Connection: close`,
+no chunked encoding (close-delimited, RFC 9112 §6.3), as acemux's is. Nothing
+else: no HTTP parsing beyond finding the end of the request head, no TS
+alignment, no ring, no joiner handling. Its one concession is flow control so
+an unpaced upstream cannot fill memory: while any client's transport is above
+its high-water mark (512 KiB, acemux's default) the upstream is paused.
 
 Measured exactly like acemux (CPU and RSS of this process alone), it is the
 floor that acemux's fan-out cost is compared with.
@@ -109,7 +113,7 @@ class Upstream(asyncio.BufferedProtocol):
             if not chunk:
                 return
         for transport in self.fan.clients:
-            transport.write(chunk)
+            transport.write(chunk)  # one call per client per read
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
@@ -139,11 +143,11 @@ async def main_async(args: argparse.Namespace, playback: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Minimal uvloop fan-out (the limit baseline).")
+    parser = argparse.ArgumentParser(description="Minimal uvloop fan-out (the floor baseline).")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--engine", required=True, help="engine base URL")
     parser.add_argument("--id", required=True, help="content id")
-    parser.add_argument("--read-size", type=int, default=64 * 1024)
+    parser.add_argument("--read-size", type=int, default=128 * 1024, help="largest upstream read")
     parser.add_argument("--high-water", type=int, default=512 * 1024)
     args = parser.parse_args()
     try:

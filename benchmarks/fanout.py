@@ -1,24 +1,29 @@
 #!/usr/bin/env python3
-"""Benchmark 1, fan-out cost: N clients on one channel, acemux next to the limit baseline.
+"""Benchmark 1, fan-out cost: N clients on one channel, acemux next to the floor baseline.
 
-For each target (acemux, then baseline.py: the smallest uvloop program that
-reads the same upstream and writes each chunk to N sockets) it starts a fresh
-fake engine and the target, then adds clients step by step (1, 10, 100, 500)
-to the same process. After each step it waits, then measures over a window:
+For each stream rate (2, 8 and 20 Mbit/s) and each target (acemux, then
+baseline.py: the least a uvloop program can do, reading the same upstream with
+the same read size and writing each read to every client in one call,
+close-delimited) it starts a fresh fake engine and the target, then adds
+clients step by step (100, 500, 1000) to the same process. After each step it
+waits, then measures over a window:
 
 - aggregate throughput delivered to the clients (bytes counted by the clients,
   10^9 bytes = 1 GB);
 - CPU seconds (utime+stime from /proc/<pid>/stat) of the target process alone,
   per GB delivered, and as % of one core;
-- RSS (VmRSS) of the target, and its growth per client added since the last step;
+- RSS (VmRSS) of the target, and its growth per client added since the last step
+  (the marginal cost of a viewer: from 500 to 1000 in the last step);
 - the slowest client's rate as % of the stream rate (paced runs);
 - CPU of the engine and of the client processes, and how busy the machine was:
   clients run in their own processes and compete with the target for the 2 cores.
 
-The stream is paced (--mbps, default 20 Mbit/s) so every client can be served
-at full rate and both programs deliver the same bytes; --mbps 0 streams unpaced
-to find the throughput ceiling instead. The ring is filled before the first
-window so RSS steps compare like with like.
+The stream is paced (--mbps, a list) so every client can be served at full
+rate and both programs deliver the same bytes; --mbps 0 streams unpaced to find
+the throughput ceiling instead. acemux's ring (--ring-seconds of stream) is
+filled before the first window so RSS steps compare like with like. acemux runs
+with --max-clients-per-channel above the largest step (the default, 200, would
+turn the rest away with 503).
 """
 
 from __future__ import annotations
@@ -48,15 +53,19 @@ from harness import (
 )
 from profile_summary import summarise
 
-RING_BYTES = 16 * 1024 * 1024  # acemux's default --ring-bytes
-BAR_CPU_RATIO = 1.3
-BAR_RSS_KIB = 64
+RING_SECONDS = 8.0  # acemux's default --ring-seconds
+READ_SIZE = 128 * 1024  # acemux's default --read-size, given to both targets
+BAR_CPU_RATIO = 1.0
+BAR_RSS_KIB = 16
+BAR_CLIENTS = (100, 500, 1000)
 
 
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int_list, default=[1, 10, 100, 500])
-    parser.add_argument("--mbps", type=float, default=20.0, help="stream rate; 0: unpaced")
+    parser.add_argument("--clients", type=int_list, default=[100, 500, 1000])
+    parser.add_argument(
+        "--mbps", default="2,8,20", help="stream rates, Mbit/s, comma-separated; 0: unpaced"
+    )
     parser.add_argument("--targets", default="acemux,baseline")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds after each step")
     parser.add_argument("--window", type=float, default=5.0, help="measuring window, seconds")
@@ -65,7 +74,10 @@ def parse_args() -> Any:
     )
     parser.add_argument("--client-procs", type=int, default=2, help="load-client processes")
     parser.add_argument(
-        "--baseline-read-size", type=int, default=64 * 1024, help="the baseline's read size"
+        "--read-size",
+        type=int,
+        default=READ_SIZE,
+        help="upstream read size of both targets (acemux's --read-size and the baseline's)",
     )
     parser.add_argument(
         "--profile",
@@ -77,7 +89,9 @@ def parse_args() -> Any:
         "--profile-min-clients", type=int, default=100, help="profile steps with N >= this"
     )
     args = parser.parse_args()
+    args.mbps = [float(x) for x in args.mbps.split(",") if x.strip()]
     if args.quick:
+        args.mbps = args.mbps[-1:]
         args.clients = [1, 5]
         args.warmup = min(args.warmup, 0.2)
         args.window = min(args.window, 0.5)
@@ -86,22 +100,25 @@ def parse_args() -> Any:
     return args
 
 
-def run_target(bench: Bench, args: Any, target: str) -> list[dict[str, Any]]:
+def run_target(bench: Bench, args: Any, target: str, mbps: float) -> list[dict[str, Any]]:
     cid = content_id(0, "fanout")
-    engine, engine_url = bench.fake_engine(args.mbps)
+    engine, engine_url = bench.fake_engine(mbps)
     most = max(args.clients)
+    read_size = str(args.read_size)
     if target == "acemux":
-        proc, base = bench.acemux(engine_url, "--max-clients-per-channel", str(most + 10))
+        proc, base = bench.acemux(
+            engine_url, "--max-clients-per-channel", str(most + 10), "--read-size", read_size
+        )
         url = f"{base}/ace/getstream?id={cid}"
     else:
-        proc, base = bench.baseline(engine_url, cid, "--read-size", str(args.baseline_read_size))
+        proc, base = bench.baseline(engine_url, cid, "--read-size", read_size)
         url = base + "/"
     procs = [
         bench.clients(f"clients-{target}-{i}", ["--url", url], max_seconds=900)
         for i in range(args.client_procs)
     ]
-    rate = args.mbps * 1e6 / 8  # bytes/s; 0 when unpaced
-    fill = 2.0 if not rate else min(RING_BYTES / rate + 1.0, 15.0)
+    rate = mbps * 1e6 / 8  # bytes/s; 0 when unpaced
+    fill = 2.0 if not rate else RING_SECONDS + 1.0
     rows = []
     previous_n, previous_rss = 0, 0
     for i, n in enumerate(args.clients):
@@ -117,7 +134,7 @@ def run_target(bench: Bench, args: Any, target: str) -> list[dict[str, Any]]:
             proc.check_alive()
             spy = start_profile(args, target, n, proc.pid)
             windows = [
-                measure_window(args, target, n, proc, engine, procs, rate)
+                measure_window(args, target, n, proc, engine, procs, rate, mbps)
                 for _ in range(args.repeat)
             ]
             rss = proc.rss_kib()
@@ -132,7 +149,8 @@ def run_target(bench: Bench, args: Any, target: str) -> list[dict[str, Any]]:
         alive = min(r["alive"] for r in windows)
         rows.append(row)
         print(
-            f"{target:8} N={n:<4} {row['mbytes_per_s']:8.1f} MB/s  cpu {row['cpu_pct']:5.1f}%"
+            f"{mbps:g} Mbit/s {target:8} N={n:<4} {row['mbytes_per_s']:8.1f} MB/s"
+            f"  cpu {row['cpu_pct']:5.1f}%"
             f"  {row['cpu_s_per_gb']:.3f} s/GB ({row['cpu_s_per_gb_min']:.3f}-"
             f"{row['cpu_s_per_gb_max']:.3f})  rss {row['rss_mib']:.1f} MiB"
             f"  slowest {row['slowest_pct']:.0f}%"
@@ -148,7 +166,14 @@ def run_target(bench: Bench, args: Any, target: str) -> list[dict[str, Any]]:
 
 
 def measure_window(
-    args: Any, target: str, n: int, proc: Any, engine: Any, procs: list[Any], rate: float
+    args: Any,
+    target: str,
+    n: int,
+    proc: Any,
+    engine: Any,
+    procs: list[Any],
+    rate: float,
+    mbps: float,
 ) -> dict[str, Any]:
     """One measuring window: what the clients got, the processes' CPU."""
     for client in procs:
@@ -164,6 +189,7 @@ def measure_window(
     cpu = w["cpu"]["target"]
     return {
         "target": target,
+        "mbps": mbps,
         "clients": n,
         "alive": sum(s["alive"] for s in stats),
         "seconds": elapsed,
@@ -229,17 +255,18 @@ def finish_profile(spy: Any) -> None:
 def main() -> int:
     args = parse_args()
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    print(
-        "fan-out: one channel, N clients;", "unpaced" if not args.mbps else f"{args.mbps:g} Mbit/s"
-    )
+    rates = ", ".join("unpaced" if not m else f"{m:g} Mbit/s" for m in args.mbps)
+    print(f"fan-out: one channel, N clients; {rates}; read size {args.read_size} B")
     machine = print_machine(args.src)
     results: dict[str, list[dict[str, Any]]] = {}
     with Bench(args) as bench:
-        for target in targets:
-            results[target] = run_target(bench, args, target)
+        for mbps in args.mbps:
+            for target in targets:
+                results[f"{target}@{mbps:g}"] = run_target(bench, args, target, mbps)
 
-    slowest = "slowest % of mean" if not args.mbps else "slowest % of rate"
+    unpaced = any(not m for m in args.mbps)
     headers = [
+        "Mbit/s",
         "target",
         "N",
         "MB/s",
@@ -250,13 +277,14 @@ def main() -> int:
         "s/GB range",
         "RSS MiB",
         "RSS KiB/client",
-        slowest,
+        "slowest % of mean" if unpaced else "slowest % of rate",
         "engine CPU %",
         "clients CPU %",
         "machine busy %",
     ]
     rows = [
         [
+            r["mbps"] or "unpaced",
             r["target"],
             r["clients"],
             r["mbytes_per_s"],
@@ -272,46 +300,52 @@ def main() -> int:
             r["clients_cpu_pct"],
             r["machine_busy_pct"],
         ]
-        for target in targets
-        for r in results[target]
+        for rows_of in results.values()
+        for r in rows_of
     ]
     print()
     print(table(headers, rows))
 
-    parts = []
-    verdicts: dict[str, Any] = {}
-    if "acemux" in results and "baseline" in results:
-        base = {r["clients"]: r for r in results["baseline"]}
-        ratio_rows = []
-        for r in results["acemux"]:
+    parts: list[str] = []
+    ratios: list[list[Any]] = []
+    for mbps in args.mbps:
+        ace = results.get(f"acemux@{mbps:g}")
+        base = {r["clients"]: r for r in results.get(f"baseline@{mbps:g}", [])}
+        label = f"{mbps:g} Mbit/s" if mbps else "unpaced"
+        for r in ace or []:
             b = base.get(r["clients"])
-            if b:
-                ratio = r["cpu_s_per_gb"] / b["cpu_s_per_gb"] if b["cpu_s_per_gb"] else float("nan")
-                ratio_rows.append([r["clients"], r["cpu_s_per_gb"], b["cpu_s_per_gb"], ratio])
-                verdicts[r["clients"]] = ratio
-        print()
-        print(table(["N", "acemux s/GB", "baseline s/GB", "ratio"], ratio_rows))
-        for n in (100, 500):
-            if n in verdicts and not math.isnan(verdicts[n]):
-                ok = verdicts[n] <= BAR_CPU_RATIO
+            if b is None:
+                continue
+            ratio = r["cpu_s_per_gb"] / b["cpu_s_per_gb"] if b["cpu_s_per_gb"] else float("nan")
+            ratios.append([label, r["clients"], r["cpu_s_per_gb"], b["cpu_s_per_gb"], ratio])
+            if r["clients"] in BAR_CLIENTS and not math.isnan(ratio):
                 parts.append(
-                    f"N={n} CPU/GB {verdicts[n]:.2f}x baseline (bar <= {BAR_CPU_RATIO}x: "
-                    f"{verdict(ok, args.quick)})"
+                    f"{label} N={r['clients']} CPU/GB {ratio:.2f}x floor (bar <= "
+                    f"{BAR_CPU_RATIO}x: {verdict(ratio <= BAR_CPU_RATIO, args.quick)})"
                 )
-    if "acemux" in results:
-        ace = results["acemux"]
-        last = ace[-1]
-        if not parts:
-            parts.append(f"N={last['clients']} {last['cpu_s_per_gb']:.3f} s/GB")
-        growth = last["rss_kib_per_client"]
-        if not math.isnan(growth):
-            parts.append(
-                f"RSS +{growth:.1f} KiB/client at N={last['clients']} "
-                f"(bar <= {BAR_RSS_KIB} KiB: {verdict(growth <= BAR_RSS_KIB, args.quick)})"
-            )
-        parts.append(f"{last['gbit_per_s']:.2f} Gbit/s to {last['clients']} clients")
+        if ace:
+            last = ace[-1]
+            growth = last["rss_kib_per_client"]
+            if not math.isnan(growth):
+                step_from = ace[-2]["clients"] if len(ace) > 1 else 0
+                # The bar is for viewers reading at the stream's rate (paced).
+                bar = (
+                    f" (bar <= {BAR_RSS_KIB} KiB: {verdict(growth <= BAR_RSS_KIB, args.quick)})"
+                    if mbps
+                    else ""
+                )
+                parts.append(
+                    f"{label} RSS +{growth:.1f} KiB per viewer from N={step_from} to "
+                    f"{last['clients']}{bar}"
+                )
+    if ratios:
+        print()
+        print(table(["rate", "N", "acemux s/GB", "floor s/GB", "ratio"], ratios))
+    if not parts and results:
+        last = list(results.values())[0][-1]
+        parts.append(f"N={last['clients']} {last['cpu_s_per_gb']:.3f} s/GB")
     write_json(args.json, {"machine": machine, "args": vars(args), "results": results})
-    summary("fanout", "; ".join(parts) if parts else "no acemux run")
+    summary("fanout", "; ".join(parts) if parts else "no run")
     return 0
 
 

@@ -38,12 +38,13 @@ from harness import (
     write_json,
 )
 
-BAR_P99_MS = 5.0
+BAR_ADDED_P99_MS = 25.0  # over a direct read of the engine, at every rate
 
 
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--mbps", default="4,20", help="stream rates to test, Mbit/s")
+    parser.add_argument("--mbps", default="2,8,20", help="stream rates to test, Mbit/s")
+    # 100 clients: one load-client process cannot read 1000 sockets every 10 ms on time.
     parser.add_argument("--clients", type=int_list, default=[1, 100])
     parser.add_argument("--interval-ms", type=float, default=10.0, help="engine chunk interval")
     parser.add_argument("--window", type=float, default=10.0, help="seconds per measurement")
@@ -87,7 +88,8 @@ def main() -> int:
     with Bench(args) as bench:
         for mbps in args.mbps:
             engine, engine_url = bench.stamp_engine(mbps, args.interval_ms)
-            ace, ace_url = bench.acemux(engine_url, "--max-clients-per-channel", "1000")
+            most = str(max(args.clients) + 10)
+            ace, ace_url = bench.acemux(engine_url, "--max-clients-per-channel", most)
             base, base_url = bench.baseline(engine_url, content_id(1, "latency"))
             urls = {
                 "direct": ["--direct", engine_url, "--id", content_id(2, "latency")],
@@ -174,11 +176,11 @@ def main() -> int:
     )
     parts = []
     for mbps, n, p99, added in verdicts:
-        ok = p99 <= BAR_P99_MS
-        over = f", {added:+.2f} ms over direct" if added is not None else ""
+        ok = added is not None and added <= BAR_ADDED_P99_MS
+        over = f"{added:+.2f} ms over direct" if added is not None else "no direct read"
         parts.append(
-            f"{mbps:g} Mbit/s N={n}: p99 {p99:.2f} ms end to end{over} "
-            f"(bar p99 <= {BAR_P99_MS:g} ms: {verdict(ok, args.quick)})"
+            f"{mbps:g} Mbit/s N={n}: p99 {p99:.2f} ms end to end, {over} "
+            f"(bar added p99 <= {BAR_ADDED_P99_MS:g} ms: {verdict(ok, args.quick)})"
         )
     write_json(args.json, {"machine": machine, "args": vars(args), "results": results})
     summary("latency", "; ".join(parts) if parts else "no acemux run")

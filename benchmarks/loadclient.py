@@ -504,7 +504,8 @@ async def playback_url(engine: str, cid: str) -> str:
 async def probe(
     url: str, direct: bool = False, timeout: float = 5.0, max_bytes: int = 16 << 20
 ) -> dict[str, Any]:
-    """One viewer joining: seconds from asking until first body byte, PAT, PMT, keyframe.
+    """One viewer joining: seconds from asking until first body byte, first real byte
+    (the first packet that is not a null packet), PAT, PMT, keyframe.
 
     With direct, `url` is an engine's getstream URL: the redirect to the playback
     URL is followed, as a player talking to the engine itself would.
@@ -541,7 +542,8 @@ async def probe(
                 for piece in dechunk.feed(data) if dechunk else [data]:
                     if piece and "ttfb" not in out:
                         out["ttfb"] = t
-                    ts.feed(piece, t)
+                    if ts.feed(piece, t) and "real" not in out:
+                        out["real"] = t  # the engine's data, not acemux's null filler
             out.update(pat=ts.pat, pmt=ts.pmt, key=ts.key, bytes=got)
     except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as err:
         out["error"] = repr(err)

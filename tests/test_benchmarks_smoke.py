@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["fanout", "latency", "ttfb", "isolation", "channels", "recovery", "warm"]
+SCRIPTS = [
+    "fanout", "latency", "ttfb", "isolation", "channels", "recovery", "warm", "viewer_memory",
+    "profiles",
+]
 LIMIT_SECONDS = 50
 
 

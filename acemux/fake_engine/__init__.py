@@ -8,10 +8,12 @@ prebuffer) switchable at run time.
 from .engine import DEMO_CONTENT_ID, FakeEngine, run_fake_engine
 from .faults import Faults
 from .sessions import infohash_of
+from .state import AC3_CONTENT_ID
 from .stats import Stats
 from .tsloop import TsLoop, default_loop
 
 __all__ = [
+    "AC3_CONTENT_ID",
     "DEMO_CONTENT_ID",
     "FakeEngine",
     "Faults",

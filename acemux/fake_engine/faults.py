@@ -90,6 +90,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "getstream_error_count": _optional_count,
     "prebuffer_seconds": _seconds,
     "unknown_ids": _id_set,
+    "ac3_ids": _id_set,
     "rate": _optional_rate,
     "start_mode": _start_mode,
     "misalign": _flag,
@@ -114,6 +115,7 @@ class Faults:
     getstream_error_count: int | None = None  # only the next K getstreams fail; None: all
     prebuffer_seconds: float = 0.0  # playback withholds headers until getstream + this
     unknown_ids: set[str] = field(default_factory=set)  # ids/infohashes that fail to load
+    ac3_ids: set[str] = field(default_factory=set)  # ids/infohashes played with AC-3 audio
     rate: float | None = 1.0  # pacing, x real time; 0 or None: as fast as the reader reads
     start_mode: str = "live"  # join the channel's running timeline, or "start_of_file"
     misalign: bool = False  # start each connection MISALIGN_BYTES into a packet
@@ -151,6 +153,7 @@ class Faults:
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["unknown_ids"] = sorted(self.unknown_ids)
+        data["ac3_ids"] = sorted(self.ac3_ids)
         data["silent_ids"] = sorted(self.silent_ids)
         return data
 

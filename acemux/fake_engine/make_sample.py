@@ -1,6 +1,7 @@
-"""Generate data/sample.ts, the picture and tone the fake engine loops forever.
+"""Generate data/sample.ts, the picture and tone the fake engine loops forever,
+and data/sample-ac3.ts, the same picture with the tone as AC-3 audio.
 
-Run once, commit the result: ``python -m acemux.fake_engine.make_sample``.
+Run once, commit the results: ``python -m acemux.fake_engine.make_sample``.
 The exact command (the drawtext filter is left out if this ffmpeg lacks it):
 
     ffmpeg -v error -y \\
@@ -21,6 +22,11 @@ Why these numbers:
   bitstream filter drops it so audio starts with the video and has 375 frames.
 - A keyframe every second (closed GOPs, no scene-cut keyframes) so a player
   joining anywhere shows a picture within a second; PAT/PMT every 100 ms.
+
+The AC-3 sample copies sample.ts's video and encodes the tone with ffmpeg's
+`ac3` encoder (128 kbit/s stereo): 8 s are exactly 250 AC-3 frames of 1536
+samples, so it loops as seamlessly. Browsers cannot play AC-3 over MSE: it is
+what the `aac` profile is for.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import logging
 import subprocess
 from pathlib import Path
 
-from .tsloop import SAMPLE_PATH, TsLoop
+from .tsloop import AC3_SAMPLE_PATH, SAMPLE_PATH, TsLoop
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,17 @@ def ffmpeg_command(out: Path, *, drawtext: bool = True) -> list[str]:
     ]  # fmt: skip
 
 
+def ac3_command(video_from: Path, out: Path) -> list[str]:
+    return [
+        "ffmpeg", "-v", "error", "-y",
+        "-i", str(video_from),
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", "8", "-map", "0:v", "-map", "1:a",
+        "-c:v", "copy", "-c:a", "ac3", "-b:a", "128k", "-ac", "2",
+        "-f", "mpegts", "-pat_period", "0.1", str(out),
+    ]  # fmt: skip
+
+
 def make_sample(out: Path = SAMPLE_PATH) -> TsLoop:
     """Write the sample, check it decodes cleanly and loops, and return it parsed."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -63,23 +80,34 @@ def make_sample(out: Path = SAMPLE_PATH) -> TsLoop:
     if result.returncode != 0:
         log.warning("drawtext failed (%s), using the bare test pattern", result.stderr.strip())
         subprocess.run(ffmpeg_command(out, drawtext=False), check=True)
+    _check_decodes(out)
+    return TsLoop(out.read_bytes())  # raises if it cannot loop seamlessly
+
+
+def make_ac3_sample(video_from: Path = SAMPLE_PATH, out: Path = AC3_SAMPLE_PATH) -> TsLoop:
+    """Write the AC-3 sample from `video_from`'s video, check it and return it parsed."""
+    subprocess.run(ac3_command(video_from, out), check=True)
+    _check_decodes(out)
+    return TsLoop(out.read_bytes())
+
+
+def _check_decodes(path: Path) -> None:
     check = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     if check.stderr:
-        raise RuntimeError(f"sample does not decode cleanly:\n{check.stderr}")
-    return TsLoop(out.read_bytes())  # raises if it cannot loop seamlessly
+        raise RuntimeError(f"{path.name} does not decode cleanly:\n{check.stderr}")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
-    ts = make_sample()
-    size = len(ts.data)
-    print(
-        f"{SAMPLE_PATH}: {size} bytes, {ts.duration_seconds:g} s, "
-        f"{size * 8 / ts.duration_seconds / 1e6:.2f} Mbit/s, {ts.packet_count} packets"
-    )
+    for path, ts in ((SAMPLE_PATH, make_sample()), (AC3_SAMPLE_PATH, make_ac3_sample())):
+        size = len(ts.data)
+        print(
+            f"{path}: {size} bytes, {ts.duration_seconds:g} s, "
+            f"{size * 8 / ts.duration_seconds / 1e6:.2f} Mbit/s, {ts.packet_count} packets"
+        )
 
 
 if __name__ == "__main__":

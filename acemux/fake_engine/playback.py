@@ -126,11 +126,12 @@ async def _play(
         await asyncio.sleep(prebuffer)
     await resp.prepare(request)
     rate = faults.rate
+    ts = state.sample_for(session)
     loop = packet = 0
     if faults.start_mode == "live":
         # The live timeline advances in real time (x rate when paced).
         elapsed = clock.time() - state.sessions.live_origin(session.infohash)
-        loop, packet = state.ts.position(elapsed * (rate or 1.0))
+        loop, packet = ts.position(elapsed * (rate or 1.0))
     log.info(
         "playback of %s from loop %d packet %d, rate %s", session.content_id, loop, packet, rate
     )
@@ -139,7 +140,7 @@ async def _play(
     ids = (session.content_id, session.infohash)
     sending = faults.stall_after(*ids)
     dead_at = clock.time() + sending if sending is not None else None
-    async with aclosing(state.ts.stream(rate=rate, loop=loop, packet=packet)) as stream:
+    async with aclosing(ts.stream(rate=rate, loop=loop, packet=packet)) as stream:
         async for chunk in stream:
             if faults.starved or faults.silent(*ids) or (dead_at is not None and clock.time() >= dead_at):
                 log.info("fault: playback of %s is dead, sending nothing", session.content_id)

@@ -24,6 +24,8 @@ from acemux.streaming.ts import NULL_PID, PACKET_SIZE, is_aligned, packet_pid
 log = logging.getLogger(__name__)
 
 SAMPLE_PATH = Path(__file__).with_name("data") / "sample.ts"
+# The same picture with AC-3 audio: what browsers cannot play without a profile.
+AC3_SAMPLE_PATH = SAMPLE_PATH.with_name("sample-ac3.ts")
 TS_CLOCK = 90_000
 _WRAP_MASK = (1 << 33) - 1  # PCR base, PTS and DTS are 33-bit counters
 
@@ -268,3 +270,9 @@ class TsLoop:
 def default_loop() -> TsLoop:
     """The bundled sample, parsed once per process."""
     return TsLoop(SAMPLE_PATH.read_bytes())
+
+
+@cache
+def ac3_loop() -> TsLoop:
+    """The bundled H.264 + AC-3 sample, parsed once per process."""
+    return TsLoop(AC3_SAMPLE_PATH.read_bytes())

@@ -1,7 +1,7 @@
 """Audience: everyone watching a channel, fed from its ring without slowing its reader.
 
 The reader hands each chunk to `fanout`, which writes it straight to every
-caught-up viewer's transport (one `writelines` per viewer per chunk, no queue,
+caught-up viewer's transport (one `write` per viewer per chunk, no queue,
 no task). A viewer whose socket backs up is handed to its own request task
 (`serve`), which feeds it from the ring at the pace its socket drains, moves it
 to the live edge when it falls out of the ring, and drops it when it stalls.
@@ -18,7 +18,7 @@ from acemux.logs import ids
 from acemux.streaming.events import VIEWER_STALLED
 from acemux.streaming.index import JoinPoint
 from acemux.streaming.ts import null_packets
-from acemux.streaming.viewer import Viewer, size_line
+from acemux.streaming.viewer import LiveTally, Viewer
 
 if TYPE_CHECKING:
     from acemux.streaming.session import ChannelSession
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILLER = null_packets(7)  # ~42 kbit/s at one burst per heartbeat
-FILLER_SIZE_LINE = size_line(FILLER)
 
 
 class Audience:
@@ -37,6 +36,7 @@ class Audience:
         self._stall_seconds = settings.client_stall_seconds
         self.viewers: dict[int, Viewer] = {}
         self._live: list[Viewer] = []  # caught up: written to by fanout
+        self._tally = LiveTally()  # bytes fanout wrote to each of them
         self.bytes_out_departed = 0  # bytes sent to viewers that have left
 
     @property
@@ -44,19 +44,22 @@ class Audience:
         return self.bytes_out_departed + sum(v.bytes_sent for v in self.viewers.values())
 
     def fanout(self, seq: int, chunk: bytes) -> None:
-        """Write a chunk to every caught-up viewer; hand backed-up ones to their task."""
-        line = size_line(chunk)
+        """Write a chunk to every caught-up viewer; hand backed-up ones to their task.
+
+        The per-viewer work is one check and one write: this loop is the hot path.
+        """
         high = self._high_water
         fell_behind = False
         for viewer in self._live:
             transport = viewer.transport
             if transport.get_write_buffer_size() > high or transport.is_closing():
-                viewer.live = False
+                viewer.leave_live()
                 viewer.cursor = seq
-                viewer.wake.set()
+                viewer.wake()
                 fell_behind = True
                 continue
-            viewer.send(chunk, line)
+            transport.write(chunk)
+        self._tally.bytes += len(chunk)
         if fell_behind:
             self._live = [v for v in self._live if v.live]
 
@@ -64,7 +67,7 @@ class Audience:
         """Null packets to caught-up viewers, so players keep a silent stream open."""
         for viewer in self._live:
             if viewer.backlog() <= self._high_water and not viewer.transport.is_closing():
-                viewer.send(FILLER, FILLER_SIZE_LINE)
+                viewer.send(FILLER)
 
     def end_all(self, reason: str) -> None:
         for viewer in list(self.viewers.values()):
@@ -87,16 +90,16 @@ class Audience:
         self._place_new_viewer(viewer)
         try:
             while not viewer.ended:
-                viewer.wake.clear()
+                viewer.clear_wake()
                 if viewer.live:
-                    await viewer.wake.wait()
+                    await viewer.woken()
                 else:
                     await self._catch_up(viewer, drain)
         finally:
             self.viewers.pop(viewer.id, None)
             self.bytes_out_departed += viewer.bytes_sent
             if viewer.live:
-                viewer.live = False
+                viewer.leave_live()
                 self._live = [v for v in self._live if v is not viewer]
             session.events.viewer_left(session, viewer, viewer.end_reason or "disconnected")
 
@@ -105,8 +108,8 @@ class Audience:
         if join is None:
             # Nothing decodable held yet: null packets at once, so the player
             # sees a stream, then the next chunk the engine sends.
-            viewer.send(FILLER, FILLER_SIZE_LINE)
-            viewer.live = True
+            viewer.send(FILLER)
+            viewer.go_live(self._tally)
             self._live.append(viewer)
         else:
             self._send_from_join(viewer, join)
@@ -117,7 +120,7 @@ class Audience:
         chunk = self._ring.get(seq)
         assert chunk is not None, "join points never outlive their chunk"
         tail = point.prefix + chunk[point.offset :] if point.offset or point.prefix else chunk
-        viewer.send(tail, size_line(tail))
+        viewer.send(tail)
         viewer.cursor = seq + 1
 
     async def _catch_up(self, viewer: Viewer, drain: Callable[[], Awaitable[object]]) -> None:
@@ -135,10 +138,10 @@ class Audience:
                 continue
             chunk = ring.get(viewer.cursor)
             if chunk is None:  # reached the newest chunk: the reader takes over
-                viewer.live = True
+                viewer.go_live(self._tally)
                 self._live.append(viewer)
                 return
-            viewer.send(chunk, size_line(chunk))
+            viewer.send(chunk)
             viewer.cursor += 1
 
     def _skip_to_live_edge(self, viewer: Viewer) -> None:
@@ -160,7 +163,7 @@ class Audience:
     async def _wait_drained(self, viewer: Viewer, drain: Callable[[], Awaitable[object]]) -> None:
         """Wait for the viewer's socket to drain; drop it if it stays stalled too long."""
         drained = asyncio.ensure_future(drain())
-        woken = asyncio.ensure_future(viewer.wake.wait())
+        woken = viewer.woken()
         try:
             done, _ = await asyncio.wait(
                 (drained, woken),

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
-from acemux.errors import LimitReached, ShuttingDown
+from acemux.errors import BadRequest, LimitReached, ShuttingDown
+from acemux.profiles.recipes import Profile, ProfileCatalog
+from acemux.profiles.upstream import ProfileUpstream
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.memory import MemoryTrimmer
@@ -36,6 +38,7 @@ class ChannelRegistry:
         self._closing: set[ChannelSession] = set()
         self.trimmer = MemoryTrimmer()  # closed channels' memory goes back to the system
         self._shutting_down = False
+        self.profiles = ProfileCatalog(settings.profiles)
         # Awaited before a new channel opens: warm channels give up their slot here.
         self.make_room: Callable[[ChannelKey], Awaitable[None]] | None = None
 
@@ -67,10 +70,12 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
-            sources = plan() if plan is not None else None
+            # A profile reads its raw channel (which gets the plan); no sources of its own.
+            upstream = self._profile_upstream(key, plan) if key.profile else None
+            sources = plan() if plan is not None and upstream is None else None
             session = ChannelSession(
                 key, self.pool, self._settings, self._forget, self.events, sources,
-                on_closed=self._closed,
+                on_closed=self._closed, upstream=upstream,
             )
             self._channels[key] = session
             session.start()
@@ -81,6 +86,24 @@ class ChannelRegistry:
             )
         session.hold()
         return session
+
+    def check_profile(self, key: ChannelKey) -> Profile | None:
+        """The key's profile (None: the raw channel); BadRequest when there is no such profile."""
+        if not key.profile:
+            return None
+        profile = self.profiles.get(key.profile)
+        if profile is None:
+            known = ", ".join(self.profiles.names())
+            raise BadRequest(f"unknown profile {key.profile!r} (this acemux has: {known})")
+        return profile
+
+    def _profile_upstream(
+        self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None"
+    ) -> ProfileUpstream:
+        """A profile's channel reads ffmpeg over the raw channel (see acemux/profiles)."""
+        profile = self.check_profile(key)
+        assert profile is not None
+        return ProfileUpstream(self, key, profile, self._settings, plan)
 
     def _forget(self, session: ChannelSession) -> None:
         """Called by a closing session: new requests for its key start a fresh one."""
@@ -95,12 +118,21 @@ class ChannelRegistry:
         self.trimmer.channel_closed(last=not self._channels and not self._closing)
 
     def find(self, content_id: str) -> ChannelSession | None:
-        """The channel playing `content_id` or infohash (with any extra parameters)."""
+        """The channel playing `content_id` or infohash (with any extra parameters).
+
+        Profiles of it are not it: they are found by their full key name.
+        """
         content_id = content_id.lower()
         for key, session in self._channels.items():
+            if key.profile:
+                continue
             if key.value == content_id or (session.info and session.info.infohash == content_id):
                 return session
         return None
+
+    def profiles_of(self, session: ChannelSession) -> list[ChannelSession]:
+        """The profile channels made from a raw channel."""
+        return [s for k, s in self._channels.items() if k.profile and k.raw == session.key]
 
     def sessions(self) -> list[ChannelSession]:
         return list(self._channels.values())

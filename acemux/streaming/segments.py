@@ -61,6 +61,8 @@ class Segmenter:
 
     def __init__(self, ring: ChunkRing, target_seconds: float) -> None:
         self._ring = ring
+        # The ring must hold every listed segment, the one being cut and one to spare.
+        ring.hold_at_least((WINDOW + 2) * target_seconds)
         self._target = round(target_seconds * TS_CLOCK * TARGET_SLACK)
         self.segments: deque[Segment] = deque()  # complete ones whose data is still held
         self.max_duration = 0.0  # of every segment cut so far

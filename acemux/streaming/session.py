@@ -39,6 +39,7 @@ from acemux.streaming.viewer import Viewer
 
 if TYPE_CHECKING:
     from acemux.channels.failover import SourcePlan
+    from acemux.streaming.upstream import Upstream
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,13 @@ class ChannelSession:
         events: ChannelEvents | None = None,
         sources: "SourcePlan | None" = None,
         on_closed: Callable[["ChannelSession"], None] | None = None,
+        upstream: "Upstream | None" = None,
     ) -> None:
         self.key = key
         # A named channel's sources (see channels/failover.py); None: the key is the source.
         self.sources = sources
         self._source: ChannelKey | None = None  # what the engine session plays
+        self.upstream = upstream  # None: read from an engine (acemux/profiles: an ffmpeg)
         self.events = events or ChannelEvents()
         self._pool = pool
         self.member: EngineMember | None = None  # the engine carrying the channel
@@ -69,7 +72,7 @@ class ChannelSession:
         self._on_closing = on_closing
         self._on_closed = on_closed
         self._loop = asyncio.get_running_loop()
-        self.ring = ChunkRing(settings.ring_bytes)
+        self.ring = ChunkRing(settings.ring_bytes, settings.ring_seconds)
         self._aligner = PacketAligner()
         self._index = StreamIndex()
         self._stream_start = StreamStart()
@@ -202,6 +205,9 @@ class ChannelSession:
         return self.member.client if self.member is not None else None
 
     async def _stop_engine_session(self) -> None:
+        if self.upstream is not None:
+            await self.upstream.stop()
+            return
         starting, self._starting = self._starting, None
         if starting is not None:  # the reader was cancelled while the engine answered
             try:
@@ -233,6 +239,9 @@ class ChannelSession:
         self._close_soon(f"upstream lost: {reason}")
 
     async def _new_engine_session(self, reconnecting: bool = False, move: bool = False) -> None:
+        if self.upstream is not None:
+            await self.upstream.start()
+            return
         await self._stop_engine_session()
         member = self.member
         if (
@@ -318,14 +327,17 @@ class ChannelSession:
         Returns (seconds from its first to its last byte, None when it sent
         nothing; cause; why it ended).
         """
-        if self.info is None:
+        if self.upstream is None and self.info is None:
             return None, "getstream_failed", self.last_error or "no engine session"
         if self.state != "reconnecting":
             self.state = "prebuffering"
         self._cut = None
         try:
             async with asyncio.timeout(None) as self._opening:  # a failover may cut the wait
-                resp = await self.member.client.open_playback(self.info.playback_url)
+                if self.upstream is not None:
+                    resp = await self.upstream.open()
+                else:
+                    resp = await self.member.client.open_playback(self.info.playback_url)
         except AcemuxError as err:
             return None, "open_failed", err.message
         except TimeoutError:
@@ -380,7 +392,7 @@ class ChannelSession:
             if self.first_byte_at is None:
                 self.first_byte_at = time.time()
                 self.events.first_byte(self, self.first_byte_at - self.created_at)
-        seq = self.ring.append(chunk, joins)
+        seq = self.ring.append(chunk, joins, self.last_data_at)
         self.audience.fanout(seq, chunk)
         if self._data_waiters:
             self._wake_data_waiters()

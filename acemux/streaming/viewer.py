@@ -1,8 +1,9 @@
 """A Viewer: one HTTP client of a channel, written to straight through its transport.
 
 The channel's reader writes each chunk to every caught-up viewer's transport
-itself (one `writelines` per viewer per chunk, the chunked-encoding framing
-written here), so there is no per-viewer queue or task on the hot path. A
+itself (one `write` per viewer per chunk: the response is close-delimited, see
+acemux/web/live.py, so there is no framing), so there is no per-viewer queue or
+task on the hot path. A
 viewer whose socket backs up is handed to its own request task, which serves
 it from the shared ring at the pace it drains.
 """
@@ -14,9 +15,20 @@ import itertools
 import socket
 import time
 
-CRLF = b"\r\n"
-
 _ids = itertools.count(1)
+
+
+class LiveTally:
+    """Bytes a channel has written to its caught-up viewers, per viewer (each got them all).
+
+    While a viewer is live its bytes are this tally's growth since it joined
+    the live set, so the fan-out loop counts once per chunk, not per viewer.
+    """
+
+    __slots__ = ("bytes",)
+
+    def __init__(self) -> None:
+        self.bytes = 0
 
 
 class Viewer:
@@ -27,12 +39,14 @@ class Viewer:
         "user",
         "connected_at",
         "transport",
-        "chunked",
         "live",
         "cursor",
-        "bytes_sent",
+        "_sent",
+        "_tally",
+        "_tally_base",
         "skips",
-        "wake",
+        "_woken",
+        "_waiter",
         "ended",
         "end_reason",
     )
@@ -40,7 +54,6 @@ class Viewer:
     def __init__(
         self,
         transport: asyncio.Transport,
-        chunked: bool,
         address: str = "",
         user_agent: str = "",
         user: str | None = None,
@@ -51,22 +64,58 @@ class Viewer:
         self.user = user  # the named user watching, when acemux has users
         self.connected_at = time.time()
         self.transport = transport
-        self.chunked = chunked
         self.live = False  # True while the reader writes to it directly
         self.cursor = 0  # next ring sequence it needs, while not live
-        self.bytes_sent = 0
+        self._sent = 0  # bytes written by `send`
+        self._tally: LiveTally | None = None  # while live: the channel's live tally
+        self._tally_base = 0  # its value when the viewer went live
         self.skips = 0  # times it fell out of the ring and was moved to the live edge
-        self.wake = asyncio.Event()  # set when its request task has work: lag or end
+        # Its request task has work (lag or end) when woken. A bare future, made
+        # only while the task waits: an asyncio.Event would cost a deque per viewer.
+        self._woken = False
+        self._waiter: asyncio.Future | None = None
         self.ended = False
         self.end_reason = ""
 
-    def send(self, chunk: bytes, size_line: bytes) -> None:
-        """Write one chunk; `size_line` is its chunked-encoding size header."""
-        if self.chunked:
-            self.transport.writelines((size_line, chunk, CRLF))
-        else:
-            self.transport.write(chunk)
-        self.bytes_sent += len(chunk)
+    def send(self, chunk: bytes) -> None:
+        self.transport.write(chunk)
+        self._sent += len(chunk)
+
+    @property
+    def bytes_sent(self) -> int:
+        tally = self._tally
+        return self._sent + (tally.bytes - self._tally_base if tally is not None else 0)
+
+    def go_live(self, tally: LiveTally) -> None:
+        """From now on the channel's reader writes to it (and counts it in `tally`)."""
+        self.live = True
+        self._tally, self._tally_base = tally, tally.bytes
+
+    def leave_live(self) -> None:
+        tally = self._tally
+        if tally is not None:
+            self._sent += tally.bytes - self._tally_base
+            self._tally = None
+        self.live = False
+
+    def wake(self) -> None:
+        """Tell its request task there is work: it fell behind, or it ends."""
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def woken(self) -> asyncio.Future:
+        """A future done when it is woken; at once if it was since `clear_wake`."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self._woken:
+            waiter.set_result(None)
+        self._waiter = waiter
+        return waiter
+
+    def clear_wake(self) -> None:
+        self._woken = False
+        self._waiter = None
 
     def backlog(self) -> int:
         return self.transport.get_write_buffer_size()
@@ -76,8 +125,8 @@ class Viewer:
         if not self.ended:
             self.ended = True
             self.end_reason = reason
-            self.live = False
-            self.wake.set()
+            self.leave_live()
+            self.wake()
 
     def describe(self) -> dict:
         return {
@@ -91,10 +140,6 @@ class Viewer:
             "skips": self.skips,
             "backlog_bytes": self.backlog() if not self.transport.is_closing() else 0,
         }
-
-
-def size_line(chunk: bytes) -> bytes:
-    return b"%x\r\n" % len(chunk)
 
 
 # A viewer whose device vanished without closing (suspended, Wi-Fi lost) is found

@@ -14,6 +14,7 @@ from acemux.streaming.key import ChannelKey
 from acemux.streaming.viewer import Viewer, enable_keepalive
 from acemux.web.auth import request_user
 from acemux.web.keys import DIRECTORY, REGISTRY, SETTINGS
+from acemux.web.live import start_live_response
 
 if TYPE_CHECKING:
     from acemux.channels.failover import SourcePlan
@@ -58,21 +59,18 @@ async def stream(
     if request.method == "HEAD":
         # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
         # GET's status and headers at once, no body, and no channel at the engine.
+        request.app[REGISTRY].check_profile(key)  # an unknown one is the GET's 400 too
         return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key, plan) as session:
-        resp = web.StreamResponse(headers=STREAM_HEADERS)
-        resp.force_close()  # a stream ends its connection; players reconnect afresh
-        writer = await resp.prepare(request)
-        transport = request.transport
-        if transport is None or transport.is_closing() or writer is None:
+        resp, transport, drain = await start_live_response(request, STREAM_HEADERS)
+        if transport is None:
             return resp
         # Pause the transport at the same mark where acemux stops writing to it live.
         transport.set_write_buffer_limits(high=settings.client_high_water)
         enable_keepalive(transport)
         viewer = Viewer(
             transport,
-            chunked=getattr(writer, "chunked", False),
             address=request.remote or "",
             user_agent=request.headers.get("User-Agent", ""),
             user=user.name if (user := request_user(request)) else None,
@@ -85,7 +83,7 @@ async def stream(
             extra=ids(key.name, viewer.id),
         )
         try:
-            await session.serve(viewer, writer.drain)
+            await session.serve(viewer, drain)
         finally:
             log.info(
                 "channel %s: viewer %d left (%s), %d bytes",

@@ -6,12 +6,14 @@ Everything is read from the one channel registry at request time, so the API,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from aiohttp import web
 
 from acemux.errors import BadRequest, Conflict, NotFound
+from acemux.profiles.media import describe_media, latest_pmt
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
 from acemux.web.keys import AUTOSCALER, DIRECTORY, HLS, POOL, RATES, REGISTRY
@@ -50,7 +52,9 @@ async def get_stream(request: web.Request) -> web.Response:
 async def stop_stream(request: web.Request) -> web.Response:
     session = _find(request)
     log.info("channel %s: stop asked through the API", session.key.name)
-    await session.close(STOP_REASON)
+    # Its profiles go too: their ffmpeg would otherwise start the channel again at once.
+    profiles = request.app[REGISTRY].profiles_of(session)
+    await asyncio.gather(*(s.close(STOP_REASON) for s in [*profiles, session]))
     return web.json_response({"stopped": session.key.value, "key": session.key.name})
 
 
@@ -82,6 +86,11 @@ async def drop_client(request: web.Request) -> web.Response:
     log.info("channel %s: viewer %d dropped through the API", session.key.name, viewer.id)
     session.drop_viewer(viewer, DROP_REASON)
     return web.json_response({"dropped": client_id, "stream": session.key.value})
+
+
+@routes.get("/api/v1/profiles")
+async def list_profiles(request: web.Request) -> web.Response:
+    return web.json_response({"profiles": request.app[REGISTRY].profiles.describe()})
 
 
 @routes.get("/api/v1/engines")
@@ -143,6 +152,8 @@ def _stream(request: web.Request, session: ChannelSession) -> dict:
         "history": rates.history(session),
         "clients": [_client(session, v, bitrate_in, now) for v in session.viewers.values()],
         "hls_clients": hls.viewers() if (hls := request.app[HLS].find(session.key)) else [],
+        "media": describe_media(latest_pmt(session.ring)),  # codecs, for the dashboard's player
+        "profile": session.upstream.describe() if session.upstream else None,
     }
 
 

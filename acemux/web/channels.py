@@ -17,6 +17,7 @@ from acemux.channels.failover import SourcePlan
 from acemux.channels.warm import WarmChannels
 from acemux.errors import AcemuxError, NotFound
 from acemux.playlists.m3u import TS_MIMETYPE_TAG
+from acemux.streaming.key import profile_asked
 from acemux.streaming.session import ChannelSession
 from acemux.web import ace, hls
 from acemux.web.api import STATES
@@ -55,15 +56,17 @@ async def channel_stream(request: web.Request) -> web.StreamResponse:
     slug = name[: -len(HLS_SUFFIX)] if as_hls else name.removesuffix(TS_SUFFIX)
     channel = _visible(request, (await refresh(request.app)).require(slug))
     plan = plan_for(request.app, channel)
+    key = channel.key.with_profile(profile_asked(request.query))  # ?profile=aac (profiles/)
     if as_hls:
-        return await hls.serve_manifest(request, channel.key, plan)
-    return await ace.stream(request, channel.key, plan)
+        return await hls.serve_manifest(request, key, plan)
+    return await ace.stream(request, key, plan)
 
 
 @routes.get(r"/channel/{slug}/segment/{number:\d{1,18}}.ts")
 async def channel_segment(request: web.Request) -> web.StreamResponse:
     channel = _visible(request, request.app[CATALOGUE].require(request.match_info["slug"]))
-    return await hls.serve_segment(request, channel.key, int(request.match_info["number"]))
+    key = channel.key.with_profile(profile_asked(request.query))
+    return await hls.serve_segment(request, key, int(request.match_info["number"]))
 
 
 @routes.get("/api/v1/channels")

@@ -55,6 +55,7 @@ async def serve_manifest(
     """The channel's live HLS playlist; `plan` makes a named channel's source plan."""
     if request.method == "HEAD":
         # A probe: the playlist's headers without starting the channel at the engine.
+        request.app[REGISTRY].check_profile(key)  # an unknown one is the GET's 400 too
         return web.Response(content_type=MPEGURL, headers=PLAYLIST_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key, plan) as session:

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from acemux.profiles.upstream import ProfileUpstream
 from acemux.streaming.events import UPSTREAM_CAUSES, VIEWER_STALLED, ChannelEvents
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ class _LiveCollector(Collector):
             ch_in.add_metric(name, session.bytes_in)
             ch_out.add_metric(name, session.bytes_out)
         yield from (clients, ch_in, ch_out)
+        yield from _profile_metrics(sessions)
 
         up = GaugeMetricFamily(
             "acemux_engine_up", "1 while the engine passes its health checks.", labels=["engine"]
@@ -215,3 +217,24 @@ class _ProvisionCollector(Collector):
         for name in ("started", "retired", "replaced", "start_failed"):
             decisions.add_metric([name], self._scaler.decisions[name])
         yield from (info, age, restarts, decisions)
+def _profile_metrics(sessions: list[ChannelSession]) -> Iterator[Metric]:
+    """Each profile process (acemux/profiles): its CPU, restarts and viewers."""
+    labels = ["channel", "profile"]
+    cpu = CounterMetricFamily(
+        "acemux_profile_cpu_seconds", "CPU used by a profile's ffmpeg processes.", labels=labels
+    )
+    restarts = CounterMetricFamily(
+        "acemux_profile_restarts", "Times a profile's ffmpeg was started again.", labels=labels
+    )
+    viewers = GaugeMetricFamily(
+        "acemux_profile_viewers", "TS viewers of a profile (HLS ones: /api/v1/hls).", labels=labels
+    )
+    for session in sessions:
+        upstream = session.upstream
+        if not isinstance(upstream, ProfileUpstream):
+            continue
+        names = [session.key.raw.name, session.key.profile]
+        cpu.add_metric(names, upstream.cpu_seconds())
+        restarts.add_metric(names, upstream.restarts)
+        viewers.add_metric(names, len(session.viewers))
+    yield from (cpu, restarts, viewers)

@@ -5,7 +5,8 @@
   `#KODIPROP:mimetype=video/mp2t` line before each TS link, for Kodi.
   `?only=live`: its named channels instead, only those seen working lately.
 - `/playlist.m3u`: the channels played lately, for a quick try in a player.
-- `/api/v1/playlists`: each source's fetch status.
+- `/api/v1/playlists`: each source's fetch status; `/api/v1/playlists/<name>/channels`:
+  its channels as the lineup numbers and names them, for the dashboard's Watch buttons.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from acemux.playlists.sources import PlaylistSources
 from acemux.streaming.key import ChannelKey
 from acemux.web.auth import own_token
 from acemux.web.channels import channels_m3u, refresh
-from acemux.web.keys import GUIDES, PLAYLISTS, RECENT, REGISTRY, SETTINGS
+from acemux.web.keys import DIRECTORY, GUIDES, PLAYLISTS, RECENT, REGISTRY, SETTINGS
 from acemux.web.tuner import numbered_playlist
 from acemux.web.urls import public_base, stream_url
 
@@ -41,11 +42,17 @@ def _channel_url(request: web.Request) -> tuple[bool, Callable[[ChannelKey], str
     fmt = request.query.get("format", "ts")
     if fmt not in FORMATS:
         raise BadRequest("format must be ts or hls")
+    profile = request.query.get("profile", "")
+    if profile and profile not in request.app[REGISTRY].profiles.names():
+        raise BadRequest(f"unknown profile {profile[:32]!r}")
     settings = request.app[SETTINGS]
     base = public_base(request, settings.trust_forwarded_headers, settings.public_url)
     token = own_token(request)
     ts = fmt == "ts"
-    return ts, lambda key: stream_url(base, key, token, hls=not ts)
+    # `?profile=` gives every link of this playlist that profile (e.g. aac for a browser).
+    return ts, lambda key: stream_url(
+        base, key.with_profile(profile) if profile else key, token, hls=not ts
+    )
 
 
 @routes.get("/playlist/{name}.m3u")
@@ -103,6 +110,20 @@ async def playlist_status(request: web.Request) -> web.Response:
     for playlist in playlists:  # entries not read, or not made channel sources, and why
         playlist["skipped"] = catalogue.skipped.get(playlist["name"], [])
     return web.json_response({"playlists": playlists, "guides": request.app[GUIDES].describe()})
+
+
+# {playlist}: the user check lets a user list only the playlists it may see.
+@routes.get("/api/v1/playlists/{playlist}/channels")
+async def playlist_channels(request: web.Request) -> web.Response:
+    name = request.match_info["playlist"]
+    if name not in request.app[PLAYLISTS].names:
+        raise NotFound(f"no playlist named {name!r} is configured")
+    lineup = await request.app[DIRECTORY].lineup()
+    channels = [
+        {**c.describe(), "id": c.key.value, "selector": c.key.kind, "key": c.key.name}
+        for c in lineup.of_playlist(name)
+    ]
+    return web.json_response({"playlist": name, "channels": channels})
 
 
 async def _note_played(request: web.Request, response: web.StreamResponse) -> None:

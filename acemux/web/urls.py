@@ -53,13 +53,18 @@ def client_address(request: web.Request, trust_forwarded: bool) -> str:
 def channel_query(key: ChannelKey, token: str | None, selector: bool = True) -> str:
     params = [(key.kind, key.value)] if selector else []
     params += key.extra
+    if key.profile:
+        params.append(("profile", key.profile))
     if token:
         params.append(("token", token))
     return urlencode(params, quote_via=quote)
 
 
-def _token_query(token: str | None) -> str:
-    return f"?{urlencode([('token', token)], quote_via=quote)}" if token else ""
+def _named_query(key: ChannelKey, token: str | None) -> str:
+    """A named channel's link query: its profile and the token, if any."""
+    params = [("profile", key.profile)] if key.profile else []
+    params += [("token", token)] if token else []
+    return f"?{urlencode(params, quote_via=quote)}" if params else ""
 
 
 def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False) -> str:
@@ -71,7 +76,7 @@ def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False)
     channel has URLs of its own (`/channel/<slug>.ts`, `/channel/<slug>.m3u8`).
     """
     if key.kind == "channel":
-        return f"{base}/channel/{key.value}{'.m3u8' if hls else '.ts'}{_token_query(token)}"
+        return f"{base}/channel/{key.value}{'.m3u8' if hls else '.ts'}{_named_query(key, token)}"
     if hls or key.kind != "id":
         path = "/ace/manifest.m3u8" if hls else "/ace/getstream"
         return f"{base}{path}?{channel_query(key, token)}"
@@ -81,5 +86,5 @@ def stream_url(base: str, key: ChannelKey, token: str | None, hls: bool = False)
 
 def segment_url(base: str, key: ChannelKey, number: int, token: str | None) -> str:
     if key.kind == "channel":
-        return f"{base}/channel/{key.value}/segment/{number}.ts{_token_query(token)}"
+        return f"{base}/channel/{key.value}/segment/{number}.ts{_named_query(key, token)}"
     return f"{base}/ace/segment/{number}.ts?{channel_query(key, token)}"

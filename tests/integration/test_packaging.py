@@ -22,8 +22,12 @@ def test_wheel_carries_the_sample_the_dashboard_and_the_command(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for needed in (
         "acemux/fake_engine/data/sample.ts",
+        "acemux/fake_engine/data/sample-ac3.ts",
         "acemux/web/static/index.html",
         "acemux/web/static/dashboard.js",
+        "acemux/web/static/player.js",
+        "acemux/web/static/vendor/hls.min.js",
+        "acemux/web/static/vendor/hls.js-LICENSE",
     ):
         assert needed in names
     entry_points = zipfile.ZipFile(wheel).read(f"acemux-{__version__}.dist-info/entry_points.txt")

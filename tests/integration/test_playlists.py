@@ -259,3 +259,18 @@ def test_playlists_setting_from_flag_and_environment(monkeypatch):
     monkeypatch.setenv("ACEMUX_PLAYLISTS", "x=/x.m3u, y=http://y/y.m3u")
     specs = _settings(build_parser().parse_args(["serve"])).playlist_specs
     assert [s.name for s in specs] == ["x", "y"]
+
+
+async def test_playlist_channels_for_the_dashboard(engine, http, tmp_path):
+    path = tmp_path / "list.m3u"
+    path.write_bytes(PLAYLIST)
+    async with running_proxy(engine.url, playlists=f"home={path}") as proxy:
+        body = await get_json(http, f"{proxy.url}/api/v1/playlists/home/channels")
+        await get_json(http, f"{proxy.url}/api/v1/playlists/nope/channels", status=404)
+    assert body["playlist"] == "home"
+    assert [(c["number"], c["name"], c["selector"], c["key"]) for c in body["channels"]] == [
+        ("1", "Demo", "id", CID),
+        ("2", "Other", "id", OTHER),
+        ("3", "By infohash", "infohash", HASH),
+    ]
+    assert engine.stats.getstream_calls == 0, "listing a playlist starts no channel"

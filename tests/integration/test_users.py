@@ -181,3 +181,12 @@ def _users_key():
     from acemux.web.keys import USERS
 
     return USERS
+
+
+async def test_a_user_lists_the_channels_of_its_own_playlists_only(engine, http, config):
+    async with running_proxy(engine.url, **config) as proxy:
+        url = proxy.url + "/api/v1/playlists/{}/channels?token=" + ALICE
+        sports = await get_json(http, url.format("sports"))
+        assert [(c["name"], c["id"]) for c in sports["channels"]] == [("Sport One", SPORT)]
+        await get_json(http, url.format("news"), status=404)  # bob's, not alice's
+        await get_json(http, proxy.url + "/api/v1/playlists/news/channels?token=" + BOB)

@@ -209,3 +209,9 @@ def test_the_fake_engines_sample_cuts_into_two_second_self_contained_segments():
         assert len(data) % PACKET_SIZE == 0
         assert pids(data)[:3] == [0, 4096, 256]
         assert data[2 * PACKET_SIZE + 5] & 0x40, "the third packet starts a keyframe"
+
+
+def test_a_segmenter_makes_the_ring_hold_its_playlist_window():
+    ring = ChunkRing(1 << 20, max_seconds=10.0)
+    Segmenter(ring, 2.0)
+    assert ring.max_seconds == 16.0, "six listed segments, the one being cut and one to spare"

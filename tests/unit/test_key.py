@@ -34,3 +34,24 @@ def test_infohash_and_path_forms():
 def test_bad_queries(query, path_id, message):
     with pytest.raises(BadRequest, match=message):
         ChannelKey.from_query(query, path_id)
+
+
+def test_a_profile_makes_its_own_channel_and_is_not_passed_to_the_engine():
+    raw = ChannelKey.from_query({"id": CID, "transcode_audio": "1"})
+    aac = ChannelKey.from_query({"id": CID, "transcode_audio": "1", "profile": "aac"})
+    assert aac != raw and hash(aac) != hash(raw)
+    assert aac.profile == "aac"
+    assert aac.extra_params() == {"transcode_audio": "1"}  # what the engine is asked for
+    assert aac.name == CID + "?transcode_audio=1&profile=aac"
+    assert aac.raw == raw and raw.raw is raw
+
+
+def test_the_copy_profile_is_the_raw_channel():
+    raw = ChannelKey.from_query({"id": CID})
+    assert ChannelKey.from_query({"id": CID, "profile": "copy"}) == raw
+
+
+@pytest.mark.parametrize("profile", ["AAC", "a b", "x" * 40, "../etc", "-i"])
+def test_bad_profile_names(profile):
+    with pytest.raises(BadRequest, match="profile must be"):
+        ChannelKey.from_query({"id": CID, "profile": profile})

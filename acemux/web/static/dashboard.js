@@ -205,8 +205,16 @@ function fillChannelCard(card, stream) {
     ["sent", bytes(stream.bytes_out)],
     ["reconnects", String(stream.reconnects)],
     ["clients", String(stream.clients.length)],
-    ["engine", hostOf(stream.engine.url)],
+    ["engine", stream.engine.url ? hostOf(stream.engine.url) : "–"],
   ];
+  if (stream.media) {
+    facts.push(["codecs", [stream.media.video, stream.media.audio].filter(Boolean).join(" + ")]);
+  }
+  if (stream.profile) {
+    const p = stream.profile; // an ffmpeg profile of another channel (acemux/profiles)
+    facts.push(["profile", p.name + (p.pid ? " (ffmpeg " + p.pid + ")" : "")],
+      ["profile CPU", p.cpu_seconds.toFixed(1) + " s"], ["profile restarts", String(p.restarts)]);
+  }
   if (stream.last_error) facts.push(["last error", stream.last_error]);
   card.querySelector(".facts").replaceChildren(
     ...facts.map(([name, value]) => {
