@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from contextlib import AsyncExitStack
 
@@ -78,10 +79,17 @@ async def test_killed_container_its_channel_moves_with_the_viewer_reading(
             doomed = proxy.app[REGISTRY].find(IDS[0]).member
             decoding = asyncio.create_task(decode_url(url, 8, timeout=45))
             await viewer.wait_more(100_000)
+            viewer.reset_gaps()
+            killed_at = time.monotonic()
             async with DockerApi(docker_env.socket) as api:
                 await api.kill(doomed.provisioned.handle.id)
             await wait_until(lambda: proxy.app[REGISTRY].find(IDS[0]).member is not doomed, 30)
+            moved_after = time.monotonic() - killed_at
             await viewer.wait_more(200_000, timeout=30)
+            print(
+                f"container killed: channel moved after {moved_after:.2f} s, longest media gap "
+                f"{viewer.max_media_gap:.2f} s, longest gap of any bytes {viewer.max_gap:.2f} s"
+            )
             code, errors = await decoding
             assert code == 0, errors
             assert not viewer.gone
