@@ -41,6 +41,42 @@ class EngineSpec:
         return cls(url, max_channels)
 
 
+def parse_pairs(text: str) -> dict[str, str]:
+    """`A=1,B=two` -> {"A": "1", "B": "two"}."""
+    pairs = {}
+    for part in text.split(","):
+        if part.strip():
+            key, sep, value = part.strip().partition("=")
+            if not sep or not key:
+                raise ValueError(f"{part.strip()!r} must be KEY=VALUE")
+            pairs[key] = value
+    return pairs
+
+
+def parse_size(text: str) -> int:
+    """`512m` -> bytes (k, m, g suffixes; empty: 0, no limit)."""
+    text = text.strip().lower()
+    if not text:
+        return 0
+    scale = {"k": 1024, "m": MiB, "g": 1024 * MiB}.get(text[-1], 1)
+    digits = text[:-1] if text[-1] in "kmg" else text
+    if not digits.isdigit() or int(digits) == 0:
+        raise ValueError(f"size {text!r} must be a number with an optional k, m or g")
+    return int(digits) * scale
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """`19000-19999` (or one port) -> (first, last)."""
+    first, _, last = text.strip().partition("-")
+    last = last or first
+    if not (first.strip().isdigit() and last.strip().isdigit()):
+        raise ValueError(f"port range {text!r} must be FIRST-LAST, e.g. 19000-19999")
+    low, high = int(first), int(last)
+    if not 1 <= low <= high <= 65535:
+        raise ValueError(f"port range {text!r} must lie within 1-65535, first <= last")
+    return low, high
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ACEMUX_", frozen=True, extra="ignore", populate_by_name=True
@@ -202,6 +238,85 @@ class Settings(BaseSettings):
         5 * MiB, ge=1024, description="Largest playlist source acemux reads, in bytes."
     )
 
+    # -- Engines on demand: providers, autoscaling and healing (engine/provision/) --
+    provider: str = Field(
+        "",
+        description="Start engines on demand: 'process' or 'docker' (empty: static engines only).",
+    )
+    engine_command: str = Field(
+        "",
+        description=(
+            "Process provider: the engine's command line; docker: the container's command. "
+            "{port} is replaced by the engine's port."
+        ),
+    )
+    engine_ports: str = Field(
+        "19000-19999", description="Ports for provisioned engines' HTTP API, as FIRST-LAST."
+    )
+    min_engines: int = Field(1, ge=0, description="Provisioned engines kept running at least.")
+    max_engines: int = Field(4, ge=1, description="Provisioned engines running at most.")
+    channels_per_engine: int = Field(
+        4, ge=1, description="Channels one provisioned engine carries at most."
+    )
+    spare_engines: int = Field(
+        1,
+        ge=0,
+        description="Engines' worth of free channel capacity kept ready for new channels.",
+    )
+    engine_idle_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="An idle provisioned engine beyond the minimum is retired after this.",
+    )
+    engine_start_timeout: float = Field(
+        60.0, gt=0, description="How long a new engine may take to answer its first health check."
+    )
+    engine_unhealthy_seconds: float = Field(
+        30.0, gt=0, description="A provisioned engine failing health checks this long is replaced."
+    )
+    engine_starved_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A provisioned engine whose every channel is starved this long is replaced.",
+    )
+    autoscale_interval: float = Field(
+        1.0, gt=0, description="Seconds between the autoscaler's looks at the engines."
+    )
+    # Docker provider only
+    engine_image: str = Field("", description="Docker provider: the engine image (not pulled).")
+    docker_socket: str = Field(
+        "/var/run/docker.sock", description="Docker provider: the Docker Engine API's Unix socket."
+    )
+    engine_network: str = Field(
+        "host",
+        description=(
+            "Docker provider: 'host', or 'container:NAME' to share another container's "
+            "network (a VPN's); engines listen on their own port either way."
+        ),
+    )
+    engine_env: str = Field(
+        "",
+        description="Docker provider: the engines' environment, KEY=VALUE pairs, comma-separated.",
+    )
+    engine_port_env: str = Field(
+        "",
+        description="Docker provider: an environment variable that tells the engine its port.",
+    )
+    engine_labels: str = Field(
+        "", description="Docker provider: extra container labels, KEY=VALUE, comma-separated."
+    )
+    engine_memory: str = Field(
+        "", description="Docker provider: memory limit per engine (e.g. 512m, 2g; empty: none)."
+    )
+    engine_restart_policy: str = Field(
+        "no",
+        description="Docker provider: restart policy (no, on-failure, unless-stopped, always).",
+    )
+    engine_owner: str = Field(
+        "acemux",
+        description="Docker provider: the label value marking this acemux's containers.",
+    )
+
     # -- named channels: ordered sources, failover, liveness, warm channels (issue 16) --
     channels: str = Field(
         "",
@@ -317,7 +432,63 @@ class Settings(BaseSettings):
 
     @property
     def engines(self) -> list[EngineSpec]:
+        """The static engines; with a provider only those given explicitly."""
+        if self.provider and "engine" not in self.model_fields_set:
+            return []
         return [EngineSpec.parse(part) for part in self.engine.split(",")]
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in ("", "process", "docker"):
+            raise ValueError("provider must be 'process', 'docker' or empty")
+        return value
+
+    @field_validator("engine_network")
+    @classmethod
+    def _engine_network(cls, value: str) -> str:
+        if value != "host" and not (value.startswith("container:") and len(value) > 10):
+            raise ValueError("engine_network must be 'host' or 'container:NAME'")
+        return value
+
+    @field_validator("engine_restart_policy")
+    @classmethod
+    def _restart_policy(cls, value: str) -> str:
+        if value not in ("no", "on-failure", "unless-stopped", "always"):
+            raise ValueError(
+                "engine_restart_policy must be no, on-failure, unless-stopped or always"
+            )
+        return value
+
+    @field_validator("engine_memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        parse_size(value)
+        return value.strip()
+
+    @field_validator("engine_env", "engine_labels")
+    @classmethod
+    def _pairs(cls, value: str) -> str:
+        parse_pairs(value)
+        return value.strip()
+
+    @field_validator("engine_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        first, last = parse_port_range(value)
+        return f"{first}-{last}"
+
+    @model_validator(mode="after")
+    def _provider_is_complete(self) -> "Settings":
+        if self.provider == "process" and not self.engine_command.strip():
+            raise ValueError("the process provider needs --engine-command (with {port})")
+        if self.provider == "docker" and not self.engine_image.strip():
+            raise ValueError("the docker provider needs --engine-image")
+        if self.provider and self.min_engines == 0 and self.spare_engines == 0:
+            raise ValueError("with min_engines 0 and spare_engines 0 no engine would ever start")
+        if self.min_engines > self.max_engines:
+            raise ValueError("min_engines must not exceed max_engines")
+        return self
 
     @field_validator("channels")
     @classmethod

@@ -71,6 +71,14 @@ class LimitReached(AcemuxError):
     retry_after = 10
 
 
+class ProvisionFailed(AcemuxError):
+    """acemux could not start an engine of its own (provider, image, command or ports)."""
+
+    status = 503
+    code = "provision_failed"
+    retry_after = 10
+
+
 class ShuttingDown(AcemuxError):
     status = 503
     code = "shutting_down"

@@ -8,6 +8,9 @@ Users come from a TOML file (`users_file`), reloaded on SIGHUP:
     max_streams = 2                              # streams at once (none: no limit)
     playlists = ["sports"]                       # playlists alice sees (none: all)
 
+A user's streams are their TS viewers plus the HLS channels they fetched a
+playlist of within `hls_idle_seconds` (HLS players hold no connection).
+
 `ACEMUX_TOKEN` stays the single-user shortcut: one admin user named "admin"
 with no limits. Every token check compares digests in constant time and looks
 at every user, so neither the time nor the order tells which user is near.
@@ -19,6 +22,7 @@ import hashlib
 import hmac
 import logging
 import re
+import time
 import tomllib
 from collections import Counter
 from contextlib import contextmanager
@@ -76,7 +80,10 @@ class Users:
         self._file = settings.users_file
         self._token = settings.token.get_secret_value()
         self._users = self._load()  # a broken file at start is a configuration error
-        self._streams: Counter[str] = Counter()
+        self._streams: Counter[str] = Counter()  # TS streams open, per user
+        self._hls: dict[str, dict[str, float]] = {}  # per user: HLS channel -> watched until
+        self._hls_idle = settings.hls_idle_seconds
+        self._clock = time.monotonic
 
     @property
     def enabled(self) -> bool:
@@ -106,19 +113,39 @@ class Users:
     @contextmanager
     def stream(self, user: User) -> Iterator[None]:
         """Hold one of the user's streams for the body; over the limit: 429."""
-        if user.max_streams is not None and self._streams[user.name] >= user.max_streams:
-            raise StreamLimitReached(
-                f"user {user.name} is already watching {user.max_streams} "
-                f"stream{'s' if user.max_streams != 1 else ''} (the limit); stop one first"
-            )
+        self._check_room(user)
         self._streams[user.name] += 1
         try:
             yield
         finally:
             self._streams[user.name] -= 1
 
+    def watch_hls(self, user: User, channel: str) -> None:
+        """An HLS playlist request: one stream until no request came for the idle time.
+
+        A channel the user is already watching costs nothing more; a new one
+        over the limit is a 429, like a TS stream.
+        """
+        now = self._clock()
+        watched = self._hls.setdefault(user.name, {})
+        for name in [n for n, until in watched.items() if until <= now]:
+            del watched[name]
+        if channel not in watched:
+            self._check_room(user)
+        watched[channel] = now + self._hls_idle
+
     def streams(self, name: str) -> int:
-        return self._streams[name]
+        """TS streams open and HLS channels watched."""
+        now = self._clock()
+        watched = self._hls.get(name, {})
+        return self._streams[name] + sum(1 for until in watched.values() if until > now)
+
+    def _check_room(self, user: User) -> None:
+        if user.max_streams is not None and self.streams(user.name) >= user.max_streams:
+            raise StreamLimitReached(
+                f"user {user.name} is already watching {user.max_streams} "
+                f"stream{'s' if user.max_streams != 1 else ''} (the limit); stop one first"
+            )
 
     def _load(self) -> list[User]:
         users = [User(TOKEN_USER, token_digest(self._token), admin=True)] if self._token else []

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Profiles: the CPU of one aac profile, and the raw viewers' latency with a profile beside them.
+"""Profiles: the CPU of one aac and one h264 profile, and raw viewers' latency beside a profile.
 
 1. cpu: the fake engine's H.264 + AC-3 channel in real time (the bundled
-   sample's bitrate) and one viewer of its `?profile=aac`: ffmpeg's CPU (read
-   from /proc) over --window seconds, and acemux's.
+   sample's bitrate) and one viewer of its `?profile=aac`, then of its
+   `?profile=h264` (a video re-encode): ffmpeg's CPU (read from /proc) over
+   --window seconds, and acemux's.
 2. latency: the stamp engine (see latency.py) and --clients raw viewers of one
    channel, measured without, then with an aac profile of the same channel
    running (one viewer of it), --rounds times in turn so that what else the
@@ -44,6 +45,7 @@ AC3_ID = "ac3a11ce5e0d0fa7c0dec0ffee0000000ac3ac3a"  # the fake engine's AC-3 ch
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--window", type=float, default=20.0, help="seconds per measurement")
+    parser.add_argument("--cpu-profiles", default="aac,h264", help="profiles whose CPU is measured")
     parser.add_argument("--rounds", type=int, default=3, help="latency: alone/beside pairs")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--clients", type=int, default=20, help="raw viewers in the latency part")
@@ -80,11 +82,11 @@ def key_query(key: str) -> str:
     return f"id={cid}" + (f"&{rest}" if rest else "")
 
 
-def cpu_part(bench: Bench, args: Any) -> dict[str, Any]:
+def cpu_part(bench: Bench, args: Any, profile: str) -> dict[str, Any]:
     engine, engine_url = bench.fake_engine(sample_mbps(args.src))  # real time
     ace, ace_url = bench.acemux(engine_url)
-    key = f"{AC3_ID}?profile=aac"
-    viewer, pid = start_profile_viewer(bench, "aac-viewer", ace_url, key)
+    key = f"{AC3_ID}?profile={profile}"
+    viewer, pid = start_profile_viewer(bench, f"{profile}-viewer", ace_url, key)
     time.sleep(args.warmup)
     ff0, ace0, t0 = cpu_seconds(pid), ace.cpu_seconds(), time.monotonic()
     time.sleep(args.window)
@@ -94,6 +96,7 @@ def cpu_part(bench: Bench, args: Any) -> dict[str, Any]:
         bench.stop(proc)
     seconds = t1 - t0
     return {
+        "profile": profile,
         "seconds": seconds,
         "ffmpeg_cpu_pct": 100 * (ff1 - ff0) / seconds,
         "acemux_cpu_pct": 100 * (ace1 - ace0) / seconds,
@@ -144,18 +147,21 @@ def playing(ace_url: str, key: str) -> bool:
 
 def main() -> int:
     args = parse_args()
-    print("profiles: one aac profile's CPU, and raw viewers' latency beside a profile")
+    print("profiles: each profile's CPU, and raw viewers' latency beside an aac profile")
     machine = print_machine(args.src)
+    cpu: list[dict[str, Any]] = []
     with Bench(args) as bench:
-        with step(f"cpu: one aac profile of the AC-3 channel, {args.window:g} s"):
-            cpu = cpu_part(bench, args)
+        for profile in args.cpu_profiles.split(","):
+            with step(f"cpu: one {profile} profile of the AC-3 channel, {args.window:g} s"):
+                cpu.append(cpu_part(bench, args, profile))
         latency = latency_part(bench, args)
     print()
     print(
         table(
-            ["raw channel Mbit/s", "profile Mbit/s", "ffmpeg CPU %", "acemux CPU %", "restarts"],
-            [[cpu["raw_bitrate"] / 1e6, cpu["profile_bitrate"] / 1e6, cpu["ffmpeg_cpu_pct"],
-              cpu["acemux_cpu_pct"], cpu["restarts"]]],
+            ["profile", "raw channel Mbit/s", "profile Mbit/s", "ffmpeg CPU %", "acemux CPU %",
+             "restarts"],
+            [[c["profile"], c["raw_bitrate"] / 1e6, c["profile_bitrate"] / 1e6,
+              c["ffmpeg_cpu_pct"], c["acemux_cpu_pct"], c["restarts"]] for c in cpu],
         )  # fmt: skip
     )
     print()
@@ -180,10 +186,11 @@ def main() -> int:
         {"machine": machine, "args": vars(args), "cpu": cpu, "latency": latency,
          "medians": medians},  # fmt: skip
     )
+    costs = ", ".join(f"{c['profile']} {c['ffmpeg_cpu_pct']:.1f}%" for c in cpu)
     summary(
         "profiles",
-        f"aac profile of a {cpu['raw_bitrate'] / 1e6:.2f} Mbit/s channel: ffmpeg "
-        f"{cpu['ffmpeg_cpu_pct']:.1f}% of a core; raw viewers (median of {args.rounds} rounds) "
+        f"profiles of a {cpu[0]['raw_bitrate'] / 1e6:.2f} Mbit/s channel, ffmpeg's CPU "
+        f"(of a core): {costs}; raw viewers (median of {args.rounds} rounds) "
         f"p50 {alone['p50']:.2f} / p99 {alone['p99']:.2f} ms alone, "
         f"p50 {beside['p50']:.2f} / p99 {beside['p99']:.2f} ms beside it",
     )

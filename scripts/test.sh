@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quick start: install what the tests need (ffmpeg from apt, the test extras
-# from PyPI) and run the whole test suite. Extra arguments go to pytest.
+# Quick start: install what the tests need (ffmpeg, chromium, haproxy, docker.io
+# and debootstrap from apt, the test extras from PyPI) and run the whole test
+# suite. Extra arguments go to pytest.
 set -euo pipefail
 
 need_apt=()
@@ -8,6 +9,9 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmp
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v haproxy >/dev/null || need_apt+=(haproxy)
 command -v ip >/dev/null || need_apt+=(iproute2)  # the SSDP multicast test's network namespace
+# The docker tests start their own daemon and build their base image with debootstrap.
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -8,26 +8,53 @@ When every engine is marked down, a new channel is still tried on the best
 one whose breaker lets a request through (as nginx and HAProxy try an
 upstream when all are down): health checks can be wrong, a getstream is the
 real test. Only when that fails too does the viewer get a 503 saying why.
+Engines started by a provider (engine/provision/) join and leave at run time;
+only those in state "ready" take channels.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from acemux.config import EngineSpec, Settings
 from acemux.engine.api import EngineClient
 from acemux.engine.health import EngineHealth
 from acemux.errors import AcemuxError, EngineUnavailable, LimitReached
 
+if TYPE_CHECKING:
+    from acemux.engine.provision.fleet import Provisioned
+
 log = logging.getLogger(__name__)
+
+# What the API shows of a --engine engine in the fields of provisioned ones.
+STATIC_ENGINE = {
+    "provider": "static",
+    "id": None,
+    "port": None,
+    "state": "ready",
+    "age_seconds": None,
+    "restarts": 0,
+    "reason": None,
+    "adopted": False,
+}
 
 
 class EngineMember:
     """One configured engine: its client, its health, its cap and the channels it carries."""
 
-    def __init__(self, spec: EngineSpec, settings: Settings, index: int) -> None:
+    def __init__(
+        self,
+        spec: EngineSpec,
+        settings: Settings,
+        index: int,
+        provisioned: "Provisioned | None" = None,
+    ) -> None:
         self.spec = spec
         self.index = index
+        # What a provider knows of it (None for a static --engine); its state
+        # (starting, ready, draining, stopping) says whether it takes channels.
+        self.provisioned = provisioned
         self.client = EngineClient(settings, spec.url)
         self.health = EngineHealth(
             self.client,
@@ -48,6 +75,10 @@ class EngineMember:
         return self.health.up is not False and self.client.breaker.state != "open"
 
     @property
+    def ready(self) -> bool:
+        return self.provisioned is None or self.provisioned.state == "ready"
+
+    @property
     def full(self) -> bool:
         cap = self.spec.max_channels
         return cap is not None and self.channels >= cap
@@ -58,6 +89,8 @@ class EngineMember:
         return (free, -self.channels, -self.index)
 
     def state(self) -> str:
+        if not self.ready:
+            return self.provisioned.state
         if not self.healthy:
             return f"down: {self.health.last_error or 'breaker open'}"
         if self.full:
@@ -70,14 +103,32 @@ class EngineMember:
             "channels": self.channels,
             "max_channels": self.spec.max_channels,
             "healthy": self.healthy,
+            **(self.provisioned.describe() if self.provisioned else STATIC_ENGINE),
         }
 
 
 class EnginePool:
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self.members = [
             EngineMember(spec, settings, index) for index, spec in enumerate(settings.engines)
         ]
+        self._next_index = len(self.members)
+
+    async def add(self, spec: EngineSpec, provisioned: "Provisioned") -> EngineMember:
+        """A provisioned engine joins (not taking channels until it is ready)."""
+        member = EngineMember(spec, self._settings, self._next_index, provisioned)
+        self._next_index += 1
+        await member.client.open()
+        self.members.append(member)
+        return member
+
+    async def remove(self, member: EngineMember) -> None:
+        """A provisioned engine leaves: its checks stop and its connections close."""
+        if member in self.members:
+            self.members.remove(member)
+        await member.health.stop()
+        await member.client.close()
 
     async def open(self) -> None:
         for member in self.members:
@@ -101,7 +152,7 @@ class EnginePool:
         A reconnecting channel that finds no other engine stays on `avoid`: its
         attempts, paced by backoff, are what notices the engine coming back.
         """
-        candidates = [m for m in self.members if m.healthy and not m.full]
+        candidates = [m for m in self.members if m.ready and m.healthy and not m.full]
         others = [m for m in candidates if m is not avoid]
         if others:
             candidates = others
@@ -118,9 +169,10 @@ class EnginePool:
 
     def _last_resort(self) -> list[EngineMember]:
         """With every engine down: those marked down whose breaker is not open and not full."""
-        if any(m.healthy for m in self.members):
+        ready = [m for m in self.members if m.ready]  # never a booting or leaving engine
+        if any(m.healthy for m in ready):
             return []  # some engine is up but full: that is a limit, not an outage
-        return [m for m in self.members if m.client.breaker.state != "open" and not m.full]
+        return [m for m in ready if m.client.breaker.state != "open" and not m.full]
 
     def describe_states(self) -> str:
         return "; ".join(f"{m.url} {m.state()}" for m in self.members)
@@ -139,7 +191,9 @@ class EnginePool:
 
     def _refusal(self) -> EngineUnavailable | LimitReached:
         states = self.describe_states()
-        if any(m.healthy for m in self.members):
+        if not self.members:
+            return EngineUnavailable("no engine is running yet")
+        if any(m.ready and m.healthy for m in self.members):
             return LimitReached(f"every engine is full ({states})")
         err = EngineUnavailable(f"no engine is available ({states})")
         retry = [m.client.breaker.retry_after() for m in self.members]

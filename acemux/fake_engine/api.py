@@ -125,12 +125,13 @@ async def stat(request: web.Request) -> web.Response:
     dead = request.app[STATE].faults.silent(session.content_id, session.infohash)
     playing_for = max(loop_now - session.ready_at, 0.0)
     speed_down = int(session.bytes_sent / playing_for / 1024) if playing_for > 0.5 else 0
-    speed_down = 0 if dead else speed_down
+    starved = request.app[STATE].faults.starved  # the whole engine, every id
+    speed_down = 0 if dead or starved else speed_down
     now = int(time.time())
     return _answer(
         {
             "status": "prebuf" if prebuffering else "dl",
-            "peers": 0 if prebuffering or dead else PEERS,
+            "peers": 0 if prebuffering or dead or starved else PEERS,
             "speed_down": speed_down,
             "speed_up": speed_down // 8,
             "downloaded": session.bytes_sent,

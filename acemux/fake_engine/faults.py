@@ -101,6 +101,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     # per-id dead sources (channel failover); getstream errors per id: unknown_ids
     "silent_ids": _id_set,
     "stall_ids": _id_seconds,
+    "starved": _flag,
 }
 
 
@@ -130,6 +131,7 @@ class Faults:
     silent_ids: set[str] = field(default_factory=set)
     # {id: N}: each playback connection sends N seconds of stream, then nothing for good.
     stall_ids: dict[str, float] = field(default_factory=dict)
+    starved: bool = False  # the whole engine P2P-starved: like silent_ids for every id
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = _CHECKS.get(name)

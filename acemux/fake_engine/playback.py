@@ -142,7 +142,7 @@ async def _play(
     dead_at = clock.time() + sending if sending is not None else None
     async with aclosing(ts.stream(rate=rate, loop=loop, packet=packet)) as stream:
         async for chunk in stream:
-            if faults.silent(*ids) or (dead_at is not None and clock.time() >= dead_at):
+            if faults.starved or faults.silent(*ids) or (dead_at is not None and clock.time() >= dead_at):
                 log.info("fault: playback of %s is dead, sending nothing", session.content_id)
                 await asyncio.Event().wait()  # until the engine closes the connection
             if not await writer.write(chunk[skip:] if skip else chunk):

@@ -61,7 +61,12 @@ class ChannelRegistry:
         finally:
             session.release()
 
-    def _hold(self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None") -> ChannelSession:
+    def check_room(self, key: ChannelKey) -> ChannelSession | None:
+        """Refuse as a new viewer would be refused (shutting down, a limit), taking nothing.
+
+        Returns the key's open channel, if any. A HEAD answers with this, so a
+        player's probe sees the 503 its GET would get.
+        """
         if self._shutting_down:
             raise ShuttingDown("acemux is shutting down")
         session = self._channels.get(key)
@@ -70,6 +75,15 @@ class ChannelRegistry:
                 raise LimitReached(
                     f"channel limit reached ({self._settings.max_channels} channels playing)"
                 )
+        elif session.refs >= self._settings.max_clients_per_channel:
+            raise LimitReached(
+                f"viewer limit reached for this channel ({self._settings.max_clients_per_channel})"
+            )
+        return session
+
+    def _hold(self, key: ChannelKey, plan: "Callable[[], SourcePlan] | None") -> ChannelSession:
+        session = self.check_room(key)
+        if session is None:
             # A profile reads its raw channel (which gets the plan); no sources of its own.
             upstream = self._profile_upstream(key, plan) if key.profile else None
             sources = plan() if plan is not None and upstream is None else None
@@ -80,10 +94,6 @@ class ChannelRegistry:
             self._channels[key] = session
             session.start()
             log.info("channel %s opened", key.name)
-        elif session.refs >= self._settings.max_clients_per_channel:
-            raise LimitReached(
-                f"viewer limit reached for this channel ({self._settings.max_clients_per_channel})"
-            )
         session.hold()
         return session
 

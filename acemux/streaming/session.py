@@ -8,6 +8,8 @@ Roles, each in one place:
 - the heartbeat task keeps silent viewers fed with null packets and notices a
   stalled upstream;
 - the stats task polls the engine's view of the session.
+Which engine carries the channel, and its session there, is EngineLink's
+(engine_link.py); a profile's channel reads an ffmpeg instead (upstream.py).
 The reader never waits for a viewer. Any exception escaping one of these tasks
 ends the channel cleanly (see supervisor.py): nothing can leave it wedged.
 """
@@ -27,6 +29,7 @@ from acemux.engine.pool import EngineMember, EnginePool
 from acemux.errors import AcemuxError, EngineTimeout
 from acemux.logs import ids
 from acemux.streaming.audience import Audience
+from acemux.streaming.engine_link import EngineLink
 from acemux.streaming.events import ChannelEvents
 from acemux.streaming.index import StreamIndex
 from acemux.streaming.key import ChannelKey
@@ -62,11 +65,9 @@ class ChannelSession:
         self.key = key
         # A named channel's sources (see channels/failover.py); None: the key is the source.
         self.sources = sources
-        self._source: ChannelKey | None = None  # what the engine session plays
         self.upstream = upstream  # None: read from an engine (acemux/profiles: an ffmpeg)
         self.events = events or ChannelEvents()
-        self._pool = pool
-        self.member: EngineMember | None = None  # the engine carrying the channel
+        self.link = EngineLink(key, pool, sources)
         self.engine_stats: dict | None = None  # the engine's latest stat_url answer
         self._settings = settings
         self._on_closing = on_closing
@@ -79,7 +80,6 @@ class ChannelSession:
         self.audience = Audience(self, settings)
 
         self.state = "starting"  # starting, prebuffering, playing, reconnecting, closing, closed
-        self.info: StreamInfo | None = None
         self.start_error: AcemuxError | None = None
         self._started = asyncio.Event()
         self._closed = asyncio.Event()
@@ -92,8 +92,6 @@ class ChannelSession:
         self._upstream: aiohttp.ClientResponse | None = None
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
-        self._last_resort = False  # the engine was taken while every engine was marked down
-        self._starting: asyncio.Future | None = None  # a getstream in flight (see below)
         self._opening: asyncio.Timeout | None = None  # waiting for the stream's headers
 
         self.created_at = time.time()
@@ -102,8 +100,21 @@ class ChannelSession:
         self.first_byte_at: float | None = None
         self.bytes_in = 0
         self.reconnects = 0
-        self.engine_sessions = 0
         self.last_error = ""
+
+    @property
+    def member(self) -> EngineMember | None:
+        """The engine carrying the channel."""
+        return self.link.member
+
+    @property
+    def info(self) -> StreamInfo | None:
+        """The engine session (None between sessions and for a profile's channel)."""
+        return self.link.info
+
+    @property
+    def engine_sessions(self) -> int:
+        return self.link.sessions
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -191,8 +202,7 @@ class ChannelSession:
         self.audience.end_all(reason)
         self.ring.clear()
         self._fail_start(AcemuxError(f"channel closed: {reason}"))
-        if self.member is not None:
-            self._pool.release(self.member)
+        self.link.release()
         self.state = "closed"
         self._closed.set()
         self.events.channel_closed(self, reason)
@@ -206,16 +216,8 @@ class ChannelSession:
     async def _stop_engine_session(self) -> None:
         if self.upstream is not None:
             await self.upstream.stop()
-            return
-        starting, self._starting = self._starting, None
-        if starting is not None:  # the reader was cancelled while the engine answered
-            try:
-                self._source, self.info = await starting  # bounded by the API timeout
-            except AcemuxError:
-                pass
-        info, self.info = self.info, None
-        if info is not None and self.member is not None:
-            await self.member.client.stop(info.command_url)
+        else:
+            await self.link.stop()
 
     # -- the reader --------------------------------------------------------------
 
@@ -224,8 +226,7 @@ class ChannelSession:
             await self._new_engine_session()
         except AcemuxError as err:
             self.events.upstream_error(self, "getstream_failed")
-            if self._last_resort:
-                err = self._pool.tried_anyway(self.member, err)
+            err = self.link.start_failed(err)
             self._fail_start(err)
             self._close_soon(f"getstream failed: {err.message}")
             return
@@ -240,41 +241,8 @@ class ChannelSession:
     async def _new_engine_session(self, reconnecting: bool = False, move: bool = False) -> None:
         if self.upstream is not None:
             await self.upstream.start()
-            return
-        await self._stop_engine_session()
-        member = self.member
-        if member is None or move or not member.healthy or member.client.breaker.failures:
-            # No engine yet, or this one failed the channel: take the best one
-            # (another healthy engine if there is one).
-            self.member = self._pool.choose(avoid=member, reconnecting=reconnecting)
-            self._last_resort = not self.member.healthy
-            if member is not None:
-                self._pool.release(member)
-        client = self.member.client
-
-        def start(source: ChannelKey) -> Awaitable[StreamInfo]:
-            return client.start_stream(
-                source.selector(), source.extra_params(), fail_fast=not reconnecting
-            )
-
-        async def start_session() -> tuple[ChannelKey | None, StreamInfo]:
-            if self.sources is None:
-                return self._source, await start(self.key)
-            return await self.sources.start(start)  # a named channel: its sources in turn
-
-        # Shielded: a channel closed while the engine answers still learns the
-        # session the engine started, so that close() can stop it.
-        self._starting = asyncio.ensure_future(start_session())
-        self._source, self.info = await asyncio.shield(self._starting)
-        self._starting = None
-        self.engine_sessions += 1
-        log.info(
-            "channel %s: engine session %s on %s",
-            self.key.name,
-            self.info.playback_session_id,
-            self.member.url,
-            extra=ids(self.key.name),
-        )
+        else:
+            await self.link.start(reconnecting=reconnecting, move=move)
 
     async def _read_with_reconnects(self) -> str:
         """Read until the retry budget is spent; return why it was given up."""
@@ -304,7 +272,9 @@ class ChannelSession:
             self.reconnects += 1
             self.events.reconnect(self)
             await asyncio.sleep(decision.delay)
-            if decision.new_session or (self.sources and self.sources.source != self._source):
+            if decision.new_session or self.link.leaving or (
+                self.sources and self.sources.source != self.link.source
+            ):
                 try:
                     await self._new_engine_session(reconnecting=True, move=decision.new_session)
                 except AcemuxError as err:
@@ -324,10 +294,7 @@ class ChannelSession:
         self._cut = None
         try:
             async with asyncio.timeout(None) as self._opening:  # a failover may cut the wait
-                if self.upstream is not None:
-                    resp = await self.upstream.open()
-                else:
-                    resp = await self.member.client.open_playback(self.info.playback_url)
+                resp = await (self.upstream or self.link).open()
         except AcemuxError as err:
             return None, "open_failed", err.message
         except TimeoutError:
@@ -422,13 +389,10 @@ class ChannelSession:
         """The engine's view of the channel (peers, speeds), polled at a modest pace."""
         while True:
             await asyncio.sleep(self._settings.stat_interval)
-            info, member = self.info, self.member
-            if info is None or member is None:
+            stats = await self.link.stats()
+            if stats is None:
                 continue
-            try:
-                self.engine_stats = await member.client.stat(info.stat_url)
-            except AcemuxError as err:
-                self.engine_stats = {"error": err.message}
+            self.engine_stats = stats
             if self.sources is not None:
                 self.sources.engine_stats(self.engine_stats)
 
@@ -486,16 +450,25 @@ class ChannelSession:
             self._reconnect_asked = reason
         return self._upstream is not None
 
+    def move_engine(self, reason: str) -> None:
+        """Leave the current engine now (it is being replaced): reconnect on another one.
+
+        Viewers stay; they get the new engine's stream through the same splice
+        as any reconnect.
+        """
+        self.link.leave()
+        self._cut_upstream("forced", f"moving to another engine: {reason}")
+
     def drop_viewer(self, viewer: Viewer, reason: str) -> None:
         """Disconnect a viewer at once, even when its socket is backed up."""
         self.audience.drop(viewer, reason)
 
     def describe(self) -> dict:
-        info = self.info
+        info, source = self.info, self.link.source
         return {
             "id": self.key.value,
             "key": self.key.name,
-            "source": self._source.name if self.sources is not None and self._source else None,
+            "source": source.name if self.sources is not None and source else None,
             "selector": self.key.kind,
             "state": self.state,
             "engine": self.member.url if self.member else None,

@@ -60,6 +60,7 @@ async def stream(
         # Players probe with HEAD (Kodi's stat, Jellyfin's stream sharing check): the
         # GET's status and headers at once, no body, and no channel at the engine.
         request.app[REGISTRY].check_profile(key)  # an unknown one is the GET's 400 too
+        request.app[REGISTRY].check_room(key)  # and a full acemux the GET's 503
         return web.Response(headers=STREAM_HEADERS)
     settings = request.app[SETTINGS]
     async with request.app[REGISTRY].channel(key, plan) as session:

@@ -16,7 +16,7 @@ from acemux.errors import BadRequest, Conflict, NotFound
 from acemux.profiles.media import describe_media, latest_pmt
 from acemux.streaming.session import ChannelSession
 from acemux.streaming.viewer import Viewer
-from acemux.web.keys import DIRECTORY, HLS, POOL, RATES, REGISTRY
+from acemux.web.keys import AUTOSCALER, DIRECTORY, HLS, POOL, RATES, REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,13 @@ async def list_profiles(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/engines")
 async def list_engines(request: web.Request) -> web.Response:
-    return web.json_response({"engines": request.app[POOL].describe()})
+    scaler = request.app.get(AUTOSCALER)
+    return web.json_response(
+        {
+            "engines": request.app[POOL].describe(),
+            "provisioning": scaler.describe() if scaler is not None else None,
+        }
+    )
 
 
 def _find(request: web.Request) -> ChannelSession:

@@ -12,6 +12,8 @@ from aiohttp import web
 from acemux import __version__
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
+from acemux.engine.provision import make_provider
+from acemux.engine.provision.autoscale import Autoscaler
 from acemux.streaming.registry import ChannelRegistry
 from acemux.tuner.ssdp import start_ssdp
 from acemux.users import Users
@@ -29,7 +31,7 @@ from acemux.web import (
 )
 from acemux.web.auth import token_middlewares
 from acemux.web.errors import json_errors
-from acemux.web.keys import METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
+from acemux.web.keys import AUTOSCALER, METRICS, POOL, RATES, REGISTRY, SETTINGS, USERS
 from acemux.web.metrics import Metrics
 from acemux.web.rates import RateSampler
 
@@ -50,7 +52,10 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics = Metrics()
     app[REGISTRY] = ChannelRegistry(settings, pool, events=metrics)
     app[RATES] = RateSampler(app[REGISTRY])
-    metrics.observe(app[REGISTRY], pool)
+    provider = make_provider(settings)
+    if provider is not None:
+        app[AUTOSCALER] = Autoscaler(settings, pool, app[REGISTRY], provider)
+    metrics.observe(app[REGISTRY], pool, app.get(AUTOSCALER))
     app.add_routes(ace.routes)
     app.add_routes(api.routes)
     app.add_routes(monitoring.routes)
@@ -64,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.cleanup_ctx.append(_engine_clients)
     app.cleanup_ctx.append(_observers)
+    app.cleanup_ctx.append(_provisioning)
     if settings.users_file:
         app.cleanup_ctx.append(_reload_users_on_sighup)
     app.on_shutdown.append(_close_channels)
@@ -83,6 +89,16 @@ async def _observers(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[RATES].stop()
     await app[POOL].stop_health_checks()
+
+
+async def _provisioning(app: web.Application) -> AsyncIterator[None]:
+    """Engines on demand (with --provider): adopt, scale and heal; at exit end what must end."""
+    scaler = app.get(AUTOSCALER)
+    if scaler is not None:
+        await scaler.start()
+    yield
+    if scaler is not None:
+        await scaler.stop()
 
 
 async def _reload_users_on_sighup(app: web.Application) -> AsyncIterator[None]:
@@ -136,7 +152,12 @@ class AcemuxServer:
             except OSError:
                 await self._runner.cleanup()  # no half-started server is left behind
                 raise
-        log.info("acemux %s listening on %s, engine %s", __version__, self.url, self.settings.engine)
+        s = self.settings
+        engines = ",".join(spec.url for spec in s.engines) or "none"
+        provider = f", {s.provider} provider" if s.provider else ""
+        log.info(
+            "acemux %s listening on %s, engines %s%s", __version__, self.url, engines, provider
+        )
 
     @property
     def ssdp_port(self) -> int | None:

@@ -12,12 +12,12 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from acemux.channels.catalogue import Channel, ChannelCatalogue
+from acemux.channels.catalogue import Channel, ChannelCatalogue, slugify
 from acemux.channels.failover import SourcePlan
 from acemux.channels.warm import WarmChannels
 from acemux.errors import AcemuxError, NotFound
 from acemux.playlists.m3u import TS_MIMETYPE_TAG
-from acemux.streaming.key import profile_asked
+from acemux.streaming.key import ChannelKey, profile_asked
 from acemux.streaming.session import ChannelSession
 from acemux.web import ace, hls
 from acemux.web.api import STATES
@@ -92,6 +92,24 @@ def _may_see(request: web.Request, channel: Channel) -> bool:
     if user is None or channel.origin == "config":
         return True
     return any(user.may_see(name) for name in channel.origin.split(","))
+
+
+async def failover_links(request: web.Request) -> Callable[[str, ChannelKey], ChannelKey]:
+    """For links written elsewhere (the tuners' lineups): a named channel's key where it fails over.
+
+    Given a link's channel name (its tvg-id, else name) and key, the answer is
+    the named channel of that name when the link is its first source and it has
+    others to fail over to (and the asker may see it); else the key itself.
+    """
+    catalogue = await refresh(request.app)
+
+    def key_for(name: str, key: ChannelKey) -> ChannelKey:
+        named = catalogue.get(slugify(name))
+        if named is None or len(named.sources) < 2 or named.sources[0] != key:
+            return key
+        return named.key if _may_see(request, named) else key
+
+    return key_for
 
 
 def _visible(request: web.Request, channel: Channel) -> Channel:

@@ -15,8 +15,8 @@ from acemux.errors import BadRequest, NotFound
 from acemux.streaming.hls import HlsChannel, HlsChannels
 from acemux.streaming.key import ChannelKey
 from acemux.web.ace import MAX_QUERY_LENGTH
-from acemux.web.auth import own_token
-from acemux.web.keys import HLS, REGISTRY, SETTINGS
+from acemux.web.auth import own_token, request_user
+from acemux.web.keys import HLS, REGISTRY, SETTINGS, USERS
 from acemux.web.urls import client_address, public_base, segment_url
 
 if TYPE_CHECKING:
@@ -44,6 +44,12 @@ def _touch(request: web.Request, channel: HlsChannel) -> None:
     channel.touch(client_address(request, trusted), request.headers.get("User-Agent", ""))
 
 
+def _watching(request: web.Request, key: ChannelKey) -> None:
+    """An HLS request is one of its user's streams while they keep coming (429 past the limit)."""
+    if (user := request_user(request)) is not None:
+        request.app[USERS].watch_hls(user, key.name)
+
+
 @routes.get("/ace/manifest.m3u8")
 async def manifest(request: web.Request) -> web.Response:
     return await serve_manifest(request, _channel_key(request))
@@ -58,6 +64,7 @@ async def serve_manifest(
         request.app[REGISTRY].check_profile(key)  # an unknown one is the GET's 400 too
         return web.Response(content_type=MPEGURL, headers=PLAYLIST_HEADERS)
     settings = request.app[SETTINGS]
+    _watching(request, key)
     async with request.app[REGISTRY].channel(key, plan) as session:
         channel = request.app[HLS].attach(session)
         _touch(request, channel)
@@ -78,6 +85,7 @@ async def serve_segment(request: web.Request, key: ChannelKey, number: int) -> w
     channel = request.app[HLS].find(key)
     if channel is None:
         raise NotFound(f"channel {key.name} is not playing as HLS: load its manifest.m3u8")
+    _watching(request, key)
     _touch(request, channel)
     found = channel.segmenter.get(number)
     pieces = channel.segmenter.pieces(found) if found is not None else None

@@ -6,6 +6,7 @@ from acemux.channels.catalogue import ChannelCatalogue
 from acemux.channels.warm import WarmChannels
 from acemux.config import Settings
 from acemux.engine.pool import EnginePool
+from acemux.engine.provision.autoscale import Autoscaler
 from acemux.guide.sources import GuideSources
 from acemux.playlists.recent import RecentChannels
 from acemux.playlists.sources import PlaylistSources
@@ -29,3 +30,4 @@ WARM = web.AppKey("warm_channels", WarmChannels)
 USERS = web.AppKey("users", Users)
 DIRECTORY = web.AppKey("channel_directory", ChannelDirectory)
 GUIDES = web.AppKey("guides", GuideSources)
+AUTOSCALER = web.AppKey("autoscaler", Autoscaler)  # only with a provider

@@ -17,6 +17,7 @@ from acemux.streaming.events import UPSTREAM_CAUSES, VIEWER_STALLED, ChannelEven
 
 if TYPE_CHECKING:
     from acemux.engine.pool import EnginePool
+    from acemux.engine.provision.autoscale import Autoscaler
     from acemux.streaming.registry import ChannelRegistry
     from acemux.streaming.session import ChannelSession
     from acemux.streaming.viewer import Viewer
@@ -71,9 +72,13 @@ class Metrics(ChannelEvents):
         self._closed_bytes_in = 0
         self._closed_bytes_out = 0
 
-    def observe(self, channels: ChannelRegistry, engines: EnginePool) -> None:
+    def observe(
+        self, channels: ChannelRegistry, engines: EnginePool, scaler: Autoscaler | None = None
+    ) -> None:
         """Add the scrape-time gauges, read from the channel registry and the engines."""
         self.registry.register(_LiveCollector(self, channels, engines))
+        if scaler is not None:
+            self.registry.register(_ProvisionCollector(engines, scaler))
 
     def byte_totals(self) -> tuple[int, int]:
         """Bytes read from the engine and sent to clients since start, all channels."""
@@ -179,6 +184,39 @@ class _LiveCollector(Collector):
         yield from (up, channels, checked)
 
 
+class _ProvisionCollector(Collector):
+    """Provisioned engines (state, age, restarts) and the autoscaler's decisions."""
+
+    def __init__(self, engines: EnginePool, scaler: Autoscaler) -> None:
+        self._engines = engines
+        self._scaler = scaler
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["engine", "provider", "id", "state"]
+        info = GaugeMetricFamily(
+            "acemux_engine_provisioned", "1 per provisioned engine, in its state.", labels=labels
+        )
+        age = GaugeMetricFamily(
+            "acemux_engine_age_seconds", "Age of a provisioned engine.", labels=["engine"]
+        )
+        restarts = GaugeMetricFamily(
+            "acemux_engine_restarts", "Engines replaced before this one.", labels=["engine"]
+        )
+        for member in self._engines.members:
+            if member.provisioned is None:
+                continue
+            d = member.provisioned.describe()
+            info.add_metric([member.url, d["provider"], d["id"], d["state"]], 1)
+            age.add_metric([member.url], d["age_seconds"])
+            restarts.add_metric([member.url], d["restarts"])
+        decisions = CounterMetricFamily(
+            "acemux_engine_decisions",
+            "Autoscaler decisions: started, retired, replaced, start_failed.",
+            labels=["decision"],
+        )
+        for name in ("started", "retired", "replaced", "start_failed"):
+            decisions.add_metric([name], self._scaler.decisions[name])
+        yield from (info, age, restarts, decisions)
 def _profile_metrics(sessions: list[ChannelSession]) -> Iterator[Metric]:
     """Each profile process (acemux/profiles): its CPU, restarts and viewers."""
     labels = ["channel", "profile"]

@@ -20,6 +20,7 @@ from acemux.tuner.directory import ChannelDirectory
 from acemux.tuner.lineup import Channel
 from acemux.tuner.m3u_tags import tag_playlist
 from acemux.web.auth import TOKEN, own_token, visible_playlists
+from acemux.web.channels import failover_links
 from acemux.web.keys import DIRECTORY, PLAYLISTS, SETTINGS
 from acemux.web.urls import public_base, stream_url
 
@@ -83,7 +84,13 @@ async def lineup(request: web.Request) -> web.Response:
     playlist = _playlist(request)
     channels = await tuner_channels(request, playlist)
     base, token = acemux_base(request), own_token(request)
-    rows = hdhr.lineup(channels, lambda channel: stream_url(base, channel.key, token))
+    # A channel with backup sources is linked as /channel/<slug>: it fails over.
+    named = await failover_links(request)
+
+    def url(channel: Channel) -> str:
+        return stream_url(base, named(channel.tvg_id or channel.name, channel.key), token)
+
+    rows = hdhr.lineup(channels, url)
     return web.json_response(rows, headers=NO_CACHE)
 
 

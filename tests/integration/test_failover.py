@@ -100,38 +100,33 @@ async def test_first_two_sources_dead_third_plays_within_twice_the_limit(fast_en
     assert 'acemux_upstream_errors_total{cause="failover"} 2.0' in metrics
 
 
-async def test_zero_peers_without_data_fails_over_before_the_no_data_limit(fast_engine, http):
-    engine = fast_engine
-    engine.faults.silent_ids = {A}
-    settings = dict(
-        channels=CHANNELS,
-        channel_no_data_seconds=60,
-        channel_zero_peers_seconds=1.0,
-        stat_interval=0.3,
-    )
-    async with running_proxy(engine.url, **settings) as proxy:
+async def failed_over_to_b(
+    engine: FakeEngine, http: aiohttp.ClientSession, more_bytes: int, **settings
+) -> tuple[dict, RecordingViewer]:
+    """One viewer of the channel until B plays and sends more_bytes: the channel's API view."""
+    async with running_proxy(engine.url, channels=CHANNELS, **settings) as proxy:
         async with RecordingViewer(http, proxy.url + URL) as viewer:
-            await engine.stats.wait_for(lambda s: s.getstream_calls_by_id[B] == 1, timeout=10)
-            await viewer.wait_more(100_000)
-        channel = await get_json(http, proxy.url + "/api/v1/channels/sport-one")
+            await engine.stats.wait_for(lambda s: s.getstream_calls_by_id[B] == 1, timeout=15)
+            await viewer.wait_more(more_bytes)
+        return await get_json(http, proxy.url + "/api/v1/channels/sport-one"), viewer
+
+
+async def test_zero_peers_without_data_fails_over_before_the_no_data_limit(fast_engine, http):
+    fast_engine.faults.silent_ids = {A}
+    channel, _ = await failed_over_to_b(
+        fast_engine, http, 100_000,
+        channel_no_data_seconds=60, channel_zero_peers_seconds=1.0, stat_interval=0.3,
+    )  # fmt: skip
     first = channel["sources"][0]
     assert "0 peers" in first["last_error"] and first["peers"] == 0
 
 
 async def test_repeated_stalls_within_the_window_fail_a_source_over(fast_engine, http):
-    engine = fast_engine
-    engine.faults.stall_ids = {A: 0.3}  # every connection to A stalls after 0.3 s
-    settings = dict(
-        channels=CHANNELS,
-        stall_seconds=0.5,
-        channel_stall_count=2,
-        channel_stall_window_seconds=30,
-    )
-    async with running_proxy(engine.url, **settings) as proxy:
-        async with RecordingViewer(http, proxy.url + URL) as viewer:
-            await engine.stats.wait_for(lambda s: s.getstream_calls_by_id[B] == 1, timeout=15)
-            await viewer.wait_more(300_000)
-        channel = await get_json(http, proxy.url + "/api/v1/channels/sport-one")
+    fast_engine.faults.stall_ids = {A: 0.3}  # every connection to A stalls after 0.3 s
+    channel, viewer = await failed_over_to_b(
+        fast_engine, http, 300_000,
+        stall_seconds=0.5, channel_stall_count=2, channel_stall_window_seconds=30,
+    )  # fmt: skip
     assert "2 stalls within 30 s" in channel["sources"][0]["last_error"]
     assert channel["sources"][0]["stalls_in_window"] >= 2
     assert viewer.error is None

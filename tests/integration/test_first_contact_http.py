@@ -109,6 +109,20 @@ async def test_head_needs_the_token_like_a_get(engine):
     assert engine.stats.getstream_calls == 0
 
 
+async def test_head_at_a_limit_gets_the_gets_503(engine, http):
+    other = "b" * 40
+    async with running_proxy(engine.url, max_channels=1, max_clients_per_channel=1) as proxy:
+        async with http.get(f"{proxy.url}/ace/getstream?id={CID}") as playing:
+            await read_n(playing.content, PACKET_SIZE)
+            for target in (f"/ace/getstream?id={other}", f"/ace/getstream?id={CID}"):
+                async with http.get(proxy.url + target) as resp:
+                    expected = resp.status, resp.headers.get("Retry-After")
+                status, headers, body = await head_request(proxy.port, target)
+                assert expected[0] == 503 and (status, headers.get("Retry-After")) == expected
+                assert content_type(headers) == "application/json" and body == b""
+        assert engine.stats.getstream_calls == 1
+
+
 async def test_jellyfin_stream_sharing_check_sees_an_mpeg_ts_stream(engine, served):
     # Jellyfin 10.10 shares a stream only when this HEAD says 2xx and video/MP2T.
     headers = {

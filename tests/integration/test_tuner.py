@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import xml.etree.ElementTree as ET
 
@@ -12,8 +13,10 @@ from acemux.tuner.hdhr import device_id
 from tests.ffmpeg import decode_url, needs_ffmpeg
 from tests.integration.conftest import make_settings, running_proxy
 from tests.rawhttp import raw_request
+from tests.streamclient import strip_null_packets
 from tests.unit.test_m3u import A, B, C, D, E, QUIRKY
 
+BACKUP = "f" * 40  # MORE's second link for QUIRKY's first channel
 PUBLIC = "http://192.0.2.10:8080"  # what the media server reaches; never connected to
 # A second playlist: it claims number 2 and repeats QUIRKY's first channel (by tvg-id).
 MORE = (
@@ -21,20 +24,21 @@ MORE = (
     '#EXTINF:-1 tvg-id="demo" tvg-chno="2" tvg-logo="http://logo/demo.png",Demo\n'
     f"acestream://{DEMO_CONTENT_ID}\n"
     '#EXTINF:-1 tvg-id="one.UK",One again\n'
-    f"acestream://{'f' * 40}\n"
+    f"acestream://{BACKUP}\n"
 ).encode()
 UPNP = "{urn:schemas-upnp-org:device-1-0}"
 
 # QUIRKY's channels, in order: the auto numbers skip 2, which MORE claims.
+# "One, HD" has a backup source (MORE lists it again): the lineup links its named channel.
 QUIRKY_LINEUP = [
-    ("1", "One, HD", f"id={A}"),
+    ("1", "One, HD", "channel:one-uk"),
     ("3", "Two, the channel", f"id={B.lower()}"),
     ("4", "Three (infohash)", f"infohash={C}&transcode_audio=1"),
     ("5", "Four (path form)", f"id={D}"),
     ("6", "Five (engine HLS)", f"id={E}"),  # format= is acemux's own, not passed on
     ("7", "Ünïcödé ✓", f"id={A}"),
 ]
-MORE_LINEUP = [("2", "Demo", f"id={DEMO_CONTENT_ID}"), ("1", "One, HD", f"id={A}")]
+MORE_LINEUP = [("2", "Demo", f"id={DEMO_CONTENT_ID}"), ("1", "One, HD", "channel:one-uk")]
 
 
 @pytest.fixture
@@ -53,6 +57,8 @@ def rows(base: str, lineup: list[tuple[str, str, str]]) -> list[dict]:
 
 def stream_link(base: str, query: str) -> str:
     """A TS link as acemux writes it: by content id the .ts path form, else the query form."""
+    if query.startswith("channel:"):
+        return f"{base}/channel/{query.removeprefix('channel:')}.ts"
     selector, _, rest = query.partition("&")
     if not selector.startswith("id="):
         return f"{base}/ace/getstream?{query}"
@@ -188,6 +194,21 @@ async def test_a_lineup_url_plays_in_ffmpeg(engine, playlists):
         url = json.loads(resp.body)[0]["URL"].replace("http://127.0.0.1", proxy.url)
         code, errors = await decode_url(url, seconds=2)
         assert code == 0, errors
+
+
+async def test_a_lineup_channel_with_a_dead_first_source_plays_its_backup(engine, playlists, http):
+    engine.faults.silent_ids = {A}  # "One, HD"'s first source sends nothing
+    settings = dict(playlists=playlists, channel_no_data_seconds=1.0)
+    async with running_proxy(engine.url, **settings) as proxy:
+        resp = await get(proxy.port, "/hdhr/quirky/lineup.json", "1.1")
+        url = json.loads(resp.body)[0]["URL"].replace("http://127.0.0.1", proxy.url)
+        async with http.get(url) as stream:
+            assert stream.status == 200
+            media = b""
+            async with asyncio.timeout(15):
+                while len(media) < 100 * 188:
+                    media += strip_null_packets(await stream.content.readexactly(188 * 100))
+    assert engine.stats.getstream_calls_by_id[BACKUP] == 1
 
 
 async def test_api_names_a_playing_channel_from_the_lineup(engine, playlists, http):

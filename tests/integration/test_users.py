@@ -122,6 +122,33 @@ async def test_stream_limits_hold_under_concurrent_requests(engine, http, config
         again.close()
 
 
+async def test_hls_players_count_toward_a_users_stream_limit(engine, http, config):
+    # alice may watch one stream; an HLS player holds it while its requests come.
+    async with running_proxy(engine.url, hls_idle_seconds=1.0, **config) as proxy:
+        users = proxy.app[_users_key()]
+        manifest = f"{proxy.url}/ace/manifest.m3u8?id={SPORT}&token={ALICE}"
+        playlist = await text(http, manifest)
+        assert "#EXTINF" in await text(http, manifest)  # the same channel again: no second stream
+        assert users.streams("alice") == 1
+        segment = next(line for line in playlist.splitlines() if line.startswith("http"))
+        async with http.get(segment) as resp:
+            assert resp.status == 200
+        for url in (
+            f"{proxy.url}/ace/getstream?id={NEWS}&token={ALICE}",
+            f"{proxy.url}/ace/manifest.m3u8?id={NEWS}&token={ALICE}",
+        ):
+            async with http.get(url) as resp:
+                assert resp.status == 429, url
+                assert (await resp.json())["error"]["code"] == "stream_limit_reached"
+        # The player went away: after the idle time the stream is free again.
+        await wait_until(lambda: users.streams("alice") == 0, timeout=5)
+        async with http.get(f"{proxy.url}/ace/getstream?id={NEWS}&token={ALICE}") as resp:
+            assert resp.status == 200
+            await resp.content.readexactly(188)
+            async with http.get(manifest) as refused:  # and a TS stream counts against HLS
+                assert refused.status == 429
+
+
 async def test_admin_actions_need_an_admin(engine, http, config):
     async with running_proxy(engine.url, **config) as proxy:
         stream = await http.get(f"{proxy.url}/ace/getstream?id={NEWS}&token={BOB}")

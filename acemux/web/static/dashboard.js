@@ -148,10 +148,22 @@ function renderEngines(engines) {
     ...engines.map((engine) => {
       const state = engine.up === null ? "unknown" : engine.up ? "up" : "down";
       const pill = el("span", "engine " + state);
-      pill.append(el("span", "dot"), text(hostOf(engine.url) + " " + state));
+      // Provisioned engines also show their provider and life-cycle state.
+      const provisioned = engine.provider && engine.provider !== "static";
+      const label = provisioned
+        ? `${hostOf(engine.url)} ${state} · ${engine.provider} ${engine.state}`
+        : hostOf(engine.url) + " " + state;
+      pill.append(el("span", "dot"), text(label));
+      pill.dataset.state = engine.state || "ready";
       pill.title = engine.up
         ? "version " + (engine.version || "?")
         : engine.last_error || "not checked yet";
+      if (provisioned) {
+        pill.title +=
+          `\n${engine.provider} ${engine.id}, ${Math.round(engine.age_seconds)} s old, ` +
+          `${engine.restarts} restarts, ${engine.channels} channels` +
+          (engine.reason ? `\n${engine.state}: ${engine.reason}` : "");
+      }
       return pill;
     })
   );
