@@ -53,9 +53,11 @@ RECORD_GAP = 0.065
 def parse_args() -> Any:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1.0, help="fake engine rate (1: real time)")
-    parser.add_argument("--drop-bytes", type=int, default=250_000, help="bytes per connection")
+    # 900,000 bytes are ~8 s of the sample at rate 1: longer than the reconnect policy's
+    # upstream_young_seconds (5 s), so each drop is a drop, not a flapping engine backed off.
+    parser.add_argument("--drop-bytes", type=int, default=900_000, help="bytes per connection")
     parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--seconds", type=float, default=25.0, help="drop phase duration")
+    parser.add_argument("--seconds", type=float, default=45.0, help="drop phase duration")
     parser.add_argument("--soak", type=float, default=60.0, help="zapping soak duration")
     parser.add_argument("--zappers", type=int, default=10)
     parser.add_argument("--zap-pause", type=float, default=0.05, help="seconds between zaps")
@@ -65,6 +67,7 @@ def parse_args() -> Any:
     if args.quick:
         # A connection must carry a keyframe (the sample has one per ~111 kB) to deliver anything.
         args.rate = 4.0
+        args.drop_bytes = min(args.drop_bytes, 250_000)
         args.clients = min(args.clients, 3)
         args.seconds = min(args.seconds, 2.0)
         args.soak = min(args.soak, 1.0)

@@ -21,6 +21,7 @@ from acemux.streaming.key import ChannelKey
 if TYPE_CHECKING:
     import aiohttp
 
+    from acemux.engine.stream_reader import StreamConnection
     from acemux.channels.failover import SourcePlan
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class EngineLink:
         """The error a failed first start gives viewers (saying so when every engine was down)."""
         return self._pool.tried_anyway(self.member, err) if self._last_resort else err
 
-    async def open(self) -> "aiohttp.ClientResponse":
+    async def open(self) -> "StreamConnection | aiohttp.ClientResponse":
         """The session's playback stream; an AcemuxError when it cannot be opened."""
         if self.info is None or self.member is None:
             raise AcemuxError("no engine session")

@@ -42,7 +42,7 @@ from acemux.streaming.viewer import Viewer
 
 if TYPE_CHECKING:
     from acemux.channels.failover import SourcePlan
-    from acemux.streaming.upstream import Upstream
+    from acemux.streaming.upstream import Upstream, UpstreamConnection
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class ChannelSession:
         self._grace: asyncio.TimerHandle | None = None
 
         self._tasks = TaskSupervisor(key.name, self._task_failed)
-        self._upstream: aiohttp.ClientResponse | None = None
+        self._upstream: UpstreamConnection | None = None  # the connection being read
         self._cut: tuple[str, str] | None = None  # (cause, why) when acemux ends the upstream
         self._reconnect_asked: str | None = None  # a forced reconnect waiting for a keyframe
         self._opening: asyncio.Timeout | None = None  # waiting for the stream's headers
