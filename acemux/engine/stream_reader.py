@@ -191,8 +191,8 @@ async def open_stream(
 ) -> StreamConnection:
     """GET `url` (http:// only) and wait for the response head; the caller bounds that wait.
 
-    Raises OSError when the connection or the answer fails (TimeoutError when
-    connecting takes longer than `connect_timeout`). The caller closes it.
+    Raises OSError when the connection or the answer fails (ConnectionError
+    when connecting takes longer than `connect_timeout`). The caller closes it.
     """
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
@@ -202,10 +202,15 @@ async def open_stream(
     lines += [f"{name}: {value}" for name, value in headers.items()]
     lines += ["Connection: close", "", ""]
     loop = asyncio.get_running_loop()
-    async with asyncio.timeout(connect_timeout):
-        transport, conn = await loop.create_connection(
-            lambda: StreamConnection(read_size), parts.hostname, parts.port or 80
-        )
+    try:
+        async with asyncio.timeout(connect_timeout):
+            transport, conn = await loop.create_connection(
+                lambda: StreamConnection(read_size), parts.hostname, parts.port or 80
+            )
+    except TimeoutError:  # the connect's own limit: an unreachable engine, not a prebuffer
+        raise ConnectionError(
+            f"no connection to {parts.netloc} within {connect_timeout:g} s"
+        ) from None
     try:
         transport.write("\r\n".join(lines).encode("latin-1"))
         await conn.wait_head()

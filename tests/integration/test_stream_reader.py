@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -238,3 +239,31 @@ async def test_engine_client_errors_keep_their_kinds() -> None:
         assert client.breaker.failures == 1
     finally:
         await client.close()
+
+
+async def test_a_connect_that_times_out_is_an_unreachable_engine_not_a_prebuffer() -> None:
+    # A listener whose accept queue is full drops new SYNs: connecting hangs, on loopback.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(4)]
+    try:
+        for filler in fillers:
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        base = f"http://127.0.0.1:{port}"
+        with pytest.raises(ConnectionError, match="within 0.3 s"):
+            await open_stream(f"{base}/ace/r/x", HEADERS, 0.3, READ_SIZE)
+        client = EngineClient(Settings(engines=[base], engine_connect_timeout=0.3), base)
+        await client.open()
+        try:
+            with pytest.raises(EngineUnavailable, match="within 0.3 s"):
+                await client.open_playback(f"{base}/ace/r/x")
+            assert client.breaker.failures == 1
+        finally:
+            await client.close()
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
