@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import AsyncIterator
+import time
+from typing import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 
 from acemux.config import Settings
 from acemux.web.app import AcemuxServer
 from acemux.web.keys import AUTOSCALER, POOL
-from tests.streamclient import wait_until
+from tests.streamclient import RecordingViewer, wait_until
 
 # Below Linux's ephemeral range, so no test's port-0 socket lands in it.
 TEST_PORTS = "20000-29999"
@@ -95,3 +96,22 @@ def process_gone(pid: int) -> bool:
 
 def scaler(proxy: AcemuxServer):
     return proxy.app[AUTOSCALER]
+
+
+async def kill_and_time_the_move(
+    viewer: RecordingViewer,
+    kill: Callable[[], Awaitable[None]],
+    moved: Callable[[], bool],
+    timeout: float,
+) -> None:
+    """Kill an engine under a reading viewer; print when its channel moved and the viewer's gaps."""
+    viewer.reset_gaps()
+    killed_at = time.monotonic()
+    await kill()
+    await wait_until(moved, timeout=timeout)
+    moved_after = time.monotonic() - killed_at
+    await viewer.wait_more(200_000, timeout=timeout)
+    print(
+        f"engine killed: channel moved after {moved_after:.2f} s, longest media gap "
+        f"{viewer.max_media_gap:.2f} s, of any bytes {viewer.max_gap:.2f} s"
+    )
