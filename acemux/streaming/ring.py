@@ -84,7 +84,8 @@ class ChunkRing:
         seq = self._add(chunk, now)
         if seq - self._indexed_to >= INDEX_BATCH or self.size > self.max_bytes:
             self.index_pending()
-        self._evict(now)
+        if self._times[0] < now - self.max_seconds or self.size > self.max_bytes:
+            self._evict(now)
         return seq
 
     def index_pending(self) -> None:
@@ -109,17 +110,20 @@ class ChunkRing:
         return seq
 
     def _evict(self, now: float) -> None:
+        chunks, times, joins = self._chunks, self._times, self._joins
         # The byte cap: keep at least the newest chunk, whatever its size.
-        while self.size > self.max_bytes and len(self._chunks) > 1:
+        while self.size > self.max_bytes and len(chunks) > 1:
             self._evict_oldest()
         horizon = now - self.max_seconds
-        if self._times[0] < horizon:
+        if times[0] < horizon:
             # Kept: the latest join point's chunk, and every chunk not indexed yet.
-            keep = min(self._joins[-1][0] if self._joins else self.next_seq, self._indexed_to)
-            while self.first_seq < keep and self._times[0] < horizon:
-                self._evict_oldest()
-        while self._joins and self._joins[0][0] < self.first_seq:
-            self._joins.popleft()
+            keep = min(joins[-1][0] if joins else self.next_seq, self._indexed_to)
+            while self.first_seq < keep and times[0] < horizon:
+                self.size -= len(chunks.popleft())
+                times.popleft()
+                self.first_seq += 1
+        while joins and joins[0][0] < self.first_seq:
+            joins.popleft()
 
     def clear(self) -> None:
         """Let go of every chunk at once (a closed channel); sequence numbers stay."""
