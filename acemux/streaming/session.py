@@ -34,8 +34,8 @@ from acemux.streaming.events import ChannelEvents
 from acemux.streaming.index import StreamIndex
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.retry import ReconnectPolicy
-from acemux.streaming.silence import SilenceWatch
 from acemux.streaming.ring import ChunkRing
+from acemux.streaming.silence import SilenceWatch
 from acemux.streaming.splice import StreamStart
 from acemux.streaming.supervisor import TaskSupervisor
 from acemux.streaming.ts import PacketAligner
