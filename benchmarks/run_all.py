@@ -34,6 +34,7 @@ BENCHMARKS = [
     ("recovery", "recovery.py", []),
     ("profiles", "profiles.py", []),
     ("warm", "warm.py", []),
+    ("wakeups", "wakeups.py", []),
 ]
 
 

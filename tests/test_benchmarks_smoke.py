@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = [
     "fanout", "latency", "ttfb", "isolation", "channels", "recovery", "warm", "viewer_memory",
-    "profiles",
+    "profiles", "wakeups",
 ]
 LIMIT_SECONDS = 50
 

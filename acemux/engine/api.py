@@ -13,6 +13,7 @@ import ipaddress
 import json
 import logging
 import uuid
+import weakref
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -73,6 +74,20 @@ class EngineClient:
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
         self._api: aiohttp.ClientSession | None = None
         self._streams: aiohttp.ClientSession | None = None
+        # The engine's streams read by the lean reader, and their read counts
+        # at the last look (see streamed_since_last_look).
+        self._stream_connections: weakref.WeakSet[StreamConnection] = weakref.WeakSet()
+        self._reads_seen: dict[int, int] = {}
+
+    def streamed_since_last_look(self) -> bool:
+        """Did any of this engine's streams deliver data since the last call?"""
+        seen, moved = {}, False
+        for conn in self._stream_connections:
+            if conn.open:
+                seen[id(conn)] = conn.reads
+                moved = moved or conn.reads > self._reads_seen.get(id(conn), 0)
+        self._reads_seen = seen
+        return moved
 
     async def open(self) -> None:
         s = self._settings
@@ -194,6 +209,7 @@ class EngineClient:
                     resp = await open_stream(
                         playback_url, IDENTITY_HEADERS, s.engine_connect_timeout, s.read_size
                     )
+                    self._stream_connections.add(resp)
                 else:
                     resp = await self._streams.get(playback_url)
         except TimeoutError as err:

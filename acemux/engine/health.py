@@ -7,6 +7,10 @@ The version is shown when the engine tells it, unknown (null) otherwise.
 An engine counts as down after `fall` failed checks in a row and as up again
 after `rise` good ones, so one lost answer does not move channels around. The
 pool, /readyz, the dashboard and the metrics read it.
+
+An engine whose stream delivered data since the last check is up: that check
+asks nothing (`by` "stream"). A frozen engine stops streaming too, so its
+next check asks it again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from acemux.engine.api import EngineClient
 from acemux.errors import AcemuxError
 from acemux.tasks import cancel_and_wait
+from acemux.wakeups import piggyback
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ class EngineHealth:
         self.last_check_at: float | None = None  # wall-clock time of the last check
         self.latency: float | None = None  # seconds the last successful check took
         self.checks = 0
+        self.by: str | None = None  # how the last check knew: "api" (asked) or "stream"
         self._checked = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -51,10 +57,18 @@ class EngineHealth:
     async def _run(self) -> None:
         while True:
             await self.check()
-            await asyncio.sleep(self.interval)
+            await piggyback().sleep(self.interval)
 
     async def check(self) -> bool:
-        """Ask the engine for its version once; record and return whether it answered."""
+        """Ask the engine for its version once; record and return whether it answered.
+
+        Without asking when it streamed data since the last check and is up.
+        """
+        if self.engine.streamed_since_last_look() and self.up:
+            self.by = "stream"
+            self._record(True)
+            return True
+        self.by = "api"
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):
@@ -99,5 +113,6 @@ class EngineHealth:
             "last_check_at": self.last_check_at,
             "latency_seconds": self.latency,
             "checks": self.checks,
+            "checked_by": self.by,
             "breaker": self.engine.breaker.state,  # closed, open or half_open
         }

@@ -35,10 +35,12 @@ from acemux.streaming.index import StreamIndex
 from acemux.streaming.key import ChannelKey
 from acemux.streaming.retry import ReconnectPolicy
 from acemux.streaming.ring import ChunkRing
+from acemux.streaming.silence import SilenceWatch
 from acemux.streaming.splice import StreamStart
 from acemux.streaming.supervisor import TaskSupervisor
 from acemux.streaming.ts import PacketAligner
 from acemux.streaming.viewer import Viewer
+from acemux.wakeups import piggyback
 
 if TYPE_CHECKING:
     from acemux.channels.failover import SourcePlan
@@ -73,9 +75,9 @@ class ChannelSession:
         self._on_closing = on_closing
         self._on_closed = on_closed
         self._loop = asyncio.get_running_loop()
-        self.ring = ChunkRing(settings.ring_bytes, settings.ring_seconds)
         self._aligner = PacketAligner()
         self._index = StreamIndex()
+        self.ring = ChunkRing(settings.ring_bytes, settings.ring_seconds, self._index.scan)
         self._stream_start = StreamStart()
         self.audience = Audience(self, settings)
 
@@ -96,11 +98,19 @@ class ChannelSession:
 
         self.created_at = time.time()
         self.last_data_at = self._loop.time()  # upstream bytes: for stall detection
-        self.last_sent_at = self.last_data_at  # viewer bytes: for keep-alive filler
+        # Viewer bytes: the heartbeat wakes only after SILENCE_BEFORE_FILLER without.
+        self._quiet = SilenceWatch(self._loop, SILENCE_BEFORE_FILLER)
+        self._piggyback = piggyback(self._loop)  # periodic chores ride on reads
         self.first_byte_at: float | None = None
+        self._first_at: float | None = None  # the current connection's first byte
         self.bytes_in = 0
         self.reconnects = 0
         self.last_error = ""
+
+    @property
+    def last_sent_at(self) -> float:
+        """When viewers last got stream data (the loop's clock)."""
+        return self._quiet.last
 
     @property
     def member(self) -> EngineMember | None:
@@ -189,6 +199,7 @@ class ChannelSession:
         self.ring.clear()  # the buffer goes now, not when the last reference does
         self._wake_data_waiters()
         await self._tasks.cancel("reader", "heartbeat", "stats")
+        self._quiet.close()
         self._fail_start(AcemuxError(f"channel closed: {reason}"))
         await self._stop_engine_session()
         self._finish_closed(reason)
@@ -201,6 +212,7 @@ class ChannelSession:
         self._on_closing(self)
         self.audience.end_all(reason)
         self.ring.clear()
+        self._quiet.close()
         self._fail_start(AcemuxError(f"channel closed: {reason}"))
         self.link.release()
         self.state = "closed"
@@ -306,66 +318,88 @@ class ChannelSession:
         self._aligner.reset()  # a partial packet of the old connection is dropped
         self._stream_start.begin(splice=self.ring.next_seq > 0)
         self.last_data_at = self._loop.time()
-        first_at: float | None = None
-
-        def on_data(data: bytes) -> None:
-            nonlocal first_at
-            if first_at is None:
-                first_at = self._loop.time()
-                if self.sources is not None:
-                    self.sources.delivered()  # the source works: its time to first byte
-            self._on_data(data)
-            if self._cut is not None and deliver is not None:
-                resp.close()  # a forced reconnect cut the stream before a keyframe
-
-        # An engine's stream is pushed (engine/stream_reader.py: no task wake-up per
-        # read); other upstreams are read.
+        self._first_at = None
         deliver = getattr(resp, "deliver", None)
         try:
+            # An engine's stream is pushed (engine/stream_reader.py: no task
+            # wake-up per read); other upstreams are read.
             if deliver is not None:
-                await deliver(on_data)
+                await deliver(self._on_data)
             else:
                 read, size = resp.content.read, self._settings.read_size
                 while self._cut is None:
                     data = await read(size)
                     if not data:
                         break
-                    on_data(data)
+                    self._on_data(data)
         except (aiohttp.ClientError, OSError) as err:
             if self._cut is None:
-                return _lasted(first_at, self.last_data_at), "error", f"upstream error: {err!r}"
+                lasted = _lasted(self._first_at, self.last_data_at)
+                return lasted, "error", f"upstream error: {err!r}"
         finally:
             self._upstream = None
             resp.close()
-        lasted = _lasted(first_at, self.last_data_at)
+        lasted = _lasted(self._first_at, self.last_data_at)
         if self._cut is not None:
             return (lasted, *self._cut)
         return lasted, "eof", "upstream ended"
 
     def _on_data(self, raw: bytes) -> None:
-        self.last_data_at = self._loop.time()
+        """One upstream read: align it, start viewers cleanly, keep it, write it to viewers.
+
+        The hot path: it runs for every read of every channel, cold (the
+        reader sleeps between reads), so the steady state does the least it
+        can: the ring indexes join points in batches (ring.py), and the
+        stream-start rules run only after a (re)connect or a forced reconnect.
+        """
+        now = self.last_data_at = self._loop.time()
         self.bytes_in += len(raw)
+        if self._first_at is None:
+            self._first_at = now
+            if self.sources is not None:
+                self.sources.delivered()  # the source works: its time to first byte
         chunk = self._aligner.feed(raw)
         if not chunk:
             return
+        if self._stream_start.settled and self._reconnect_asked is None:
+            seq = self.ring.append_later(chunk, now)
+        else:
+            chunk, seq = self._start_or_cut(chunk, now)
+            if seq is None:
+                return
+        quiet = self._quiet
+        quiet.last = now
+        if now >= quiet.rearm_at:
+            quiet.arm(now)
+        if now >= self._piggyback.due:
+            self._piggyback.poke(now)
+        self.audience.fanout(seq, chunk)
+        if self._data_waiters:
+            self._wake_data_waiters()
+
+    def _start_or_cut(self, chunk: bytes, now: float) -> tuple[bytes, int | None]:
+        """A connection's start (clean picture, splice markers) or a forced reconnect's cut.
+
+        Indexes the chunk at once, since both act on its join points. Returns
+        what viewers get and its ring sequence (None: nothing for them yet).
+        """
+        self.ring.index_pending()  # the index sees chunks in order
         chunk, joins = self._stream_start.feed(chunk, self._index.scan(chunk), self._index)
         if self._reconnect_asked is not None and joins:
             # Cut right before a keyframe: every frame viewers got is whole.
             chunk, joins = chunk[: joins[0].offset], []
             self._cut = ("forced", f"reconnect asked: {self._reconnect_asked}")
             self._reconnect_asked = None
+            if self._upstream is not None:
+                self._upstream.close()  # the reader returns once this read is done
         if not chunk:
-            return
-        self.last_sent_at = self.last_data_at
+            return chunk, None
         if self.state != "playing":
             self.state = "playing"
             if self.first_byte_at is None:
                 self.first_byte_at = time.time()
                 self.events.first_byte(self, self.first_byte_at - self.created_at)
-        seq = self.ring.append(chunk, joins, self.last_data_at)
-        self.audience.fanout(seq, chunk)
-        if self._data_waiters:
-            self._wake_data_waiters()
+        return chunk, self.ring.append(chunk, joins, now)
 
     async def wait_for_data(self) -> None:
         """Return when the next chunk reaches the ring, or the channel closes."""
@@ -388,7 +422,7 @@ class ChannelSession:
     async def _stats_loop(self) -> None:
         """The engine's view of the channel (peers, speeds), polled at a modest pace."""
         while True:
-            await asyncio.sleep(self._settings.stat_interval)
+            await self._piggyback.sleep(self._settings.stat_interval)
             stats = await self.link.stats()
             if stats is None:
                 continue
@@ -397,10 +431,17 @@ class ChannelSession:
                 self.sources.engine_stats(self.engine_stats)
 
     async def _heartbeat_loop(self) -> None:
-        """Null packets for silent viewers; a stalled upstream is cut so it reconnects."""
+        """Null packets for silent viewers; a stalled upstream is cut so it reconnects.
+
+        A plain channel's heartbeat sleeps while data flows (silence.py) and
+        beats every HEARTBEAT_SECONDS once its viewers have had nothing for
+        SILENCE_BEFORE_FILLER; a named channel's beats all the time, since
+        its sources are watched.
+        """
         stall = self._settings.stall_seconds
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            if self.sources is None:
+                await self._quiet.silence()
             now = self._loop.time()
             if now - self.last_sent_at >= SILENCE_BEFORE_FILLER:
                 self.audience.send_filler()
@@ -412,6 +453,7 @@ class ChannelSession:
                 failed = self.sources.check(self.bytes_in)
                 if failed is not None and self.sources.fail_over(failed):
                     self._cut_upstream("failover", f"failover: {failed}")
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     def _cut_upstream(self, cause: str, why: str) -> None:
         """End the connection (or its wait for headers); the reader reconnects and splices."""

@@ -35,9 +35,21 @@ MARK_WINDOW_BYTES = 2 * 1024 * 1024
 
 
 class StreamStart:
-    __slots__ = ("_waiting", "_splice", "_held", "_started", "_marked", "_watch", "splices")
+    __slots__ = (
+        "_waiting",
+        "_splice",
+        "_held",
+        "_started",
+        "_marked",
+        "_watch",
+        "splices",
+        "settled",
+    )
 
     def __init__(self) -> None:
+        # Past the connection's start: `feed` would pass chunks and joins as they
+        # are, so the reader need not call it (nor index each chunk at once).
+        self.settled = True
         self._waiting = False
         self._splice = False
         self._held = 0
@@ -49,6 +61,7 @@ class StreamStart:
     def begin(self, splice: bool) -> None:
         """A new upstream connection opened; `splice` when viewers already had data."""
         self._waiting = True
+        self.settled = False
         self._splice = splice
         self._held = 0
         self._started = set()
@@ -68,7 +81,9 @@ class StreamStart:
         """
         if not self._waiting:
             if self._watch > 0:  # only just after a splice
-                return self._mark_late(chunk, joins)
+                marked = self._mark_late(chunk, joins)
+                self.settled = self._watch <= 0
+                return marked
             return chunk, joins
         if not joins:
             early = self._ahead_of_keyframe(chunk, index)
@@ -78,6 +93,7 @@ class StreamStart:
             joins = [JoinPoint(0, b"")]  # no keyframe in sight: let everything through
         self._waiting = False
         self._watch = MARK_WINDOW_BYTES if self._splice else 0
+        self.settled = not self._watch
         first = joins[0]
         early = self._ahead_of_keyframe(chunk[: first.offset], index)
         # PAT and PMT copies lead the keyframe unless the real ones already went ahead.

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from acemux.streaming.registry import ChannelRegistry
 from acemux.streaming.session import ChannelSession
 from acemux.tasks import cancel_and_wait
+from acemux.wakeups import piggyback
 
 SAMPLE_SECONDS = 1.0
 HISTORY = 60  # samples kept per channel
@@ -44,7 +45,7 @@ class RateSampler:
     async def _run(self) -> None:
         while True:
             self.sample()
-            await asyncio.sleep(self.interval)
+            await piggyback().sleep(self.interval)
 
     def sample(self) -> None:
         """Record every channel's counters now; forget channels that have closed."""

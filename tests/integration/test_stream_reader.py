@@ -1,8 +1,9 @@
 """The lean engine-stream reader (acemux/engine/stream_reader.py) on real sockets.
 
-Against the fake engine (an aiohttp server: it answers HTTP/1.1 with chunked
-encoding) and against raw socket servers that answer chunked, close-delimited
-and with a Content-Length, stall, or close in the middle of the stream.
+Against the fake engine (an aiohttp server; the reader asks in HTTP/1.0, so
+it answers close-delimited) and against raw socket servers that answer chunked
+(as a server might even so), close-delimited and with a Content-Length, stall,
+or close in the middle of the stream.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ async def test_chunked_answer_split_anywhere_is_de_chunked() -> None:
         assert conn.status == 200
         assert await collect(conn) == b"".join(PAYLOAD)
     request = heads[0].decode()
-    assert request.startswith("GET /ace/r/abc/def?x=1 HTTP/1.1\r\n")
+    # HTTP/1.0, so that a server may not chunk it; chunked answers are undone anyway.
+    assert request.startswith("GET /ace/r/abc/def?x=1 HTTP/1.0\r\n")
     assert "Accept-Encoding: identity\r\n" in request and "Host: 127.0.0.1:" in request
 
 
@@ -193,7 +195,7 @@ async def test_reads_are_at_most_the_read_size() -> None:
 
 
 async def test_fake_engine_stream_through_the_engine_client() -> None:
-    """The fake engine answers chunked: the client gets its TS, whole packets, via the reader."""
+    """Asked in HTTP/1.0, the fake engine answers close-delimited: TS, whole packets."""
     async with FakeEngine(rate=4.0) as engine:
         client = EngineClient(Settings(engines=[engine.url]), engine.url)
         await client.open()
@@ -201,7 +203,7 @@ async def test_fake_engine_stream_through_the_engine_client() -> None:
             info = await client.start_stream({"id": "a" * 40}, {})
             conn = await client.open_playback(info.playback_url)
             assert isinstance(conn, StreamConnection)
-            assert "chunked" in conn.headers.get("transfer-encoding", "")
+            assert "transfer-encoding" not in conn.headers  # nothing to de-chunk
             got = bytearray()
 
             def sink(data: bytes) -> None:
@@ -211,6 +213,35 @@ async def test_fake_engine_stream_through_the_engine_client() -> None:
 
             await asyncio.wait_for(conn.deliver(sink), 10)
             assert got[0] == 0x47 and got[188] == 0x47 and got[188 * 100] == 0x47
+            await client.stop(info.command_url)
+        finally:
+            await client.close()
+
+
+async def test_an_engine_that_streams_is_up_without_being_asked() -> None:
+    """Health checks ask the engine only when none of its streams moved since the last."""
+    from acemux.engine.health import EngineHealth
+
+    async with FakeEngine(rate=4.0) as engine:
+        client = EngineClient(Settings(engines=[engine.url]), engine.url)
+        health = EngineHealth(client, interval=60, timeout=5)
+        await client.open()
+        try:
+            assert await health.check() and health.by == "api"  # no stream yet
+            info = await client.start_stream({"id": "b" * 40}, {})
+            conn = await client.open_playback(info.playback_url)
+            flowing = asyncio.Event()
+
+            def sink(data: bytes) -> None:
+                if conn.reads >= 3:
+                    flowing.set()
+
+            delivering = asyncio.ensure_future(conn.deliver(sink))
+            await asyncio.wait_for(flowing.wait(), 10)
+            assert await health.check() and health.by == "stream"  # streaming: not asked
+            conn.close()
+            await asyncio.wait_for(delivering, 5)
+            assert await health.check() and health.by == "api"  # no stream left: asked
             await client.stop(info.command_url)
         finally:
             await client.close()

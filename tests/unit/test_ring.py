@@ -67,3 +67,71 @@ def test_hold_at_least_only_lengthens_the_span():
     for t in range(10):
         ring.append(bytes(10), now=float(t))
     assert ring.first_seq == 4 and ring.seconds_held() == 5.0
+
+
+def _indexer(seen: list[bytes]):
+    """Join point at offset 0 of every chunk that starts with b"K"; records the order."""
+
+    def scan(chunk: bytes) -> list[JoinPoint]:
+        seen.append(chunk)
+        return [JoinPoint(0, b"")] if chunk.startswith(b"K") else []
+
+    return scan
+
+
+def test_append_later_indexes_in_order_when_asked():
+    seen: list[bytes] = []
+    ring = ChunkRing(max_bytes=1 << 20, indexer=_indexer(seen))
+    for chunk in (b"a", b"K1", b"b", b"K2", b"c"):
+        ring.append_later(chunk)
+    assert seen == []  # nothing scanned yet: the reader only appended
+    assert ring.latest_join() == (3, JoinPoint(0, b""))
+    assert seen == [b"a", b"K1", b"b", b"K2", b"c"]
+    assert [seq for seq, _ in ring.joins()] == [1, 3]
+    assert len(seen) == 5  # each chunk is scanned once
+
+
+def test_append_later_indexes_a_batch_by_itself():
+    from acemux.streaming.ring import INDEX_BATCH
+
+    seen: list[bytes] = []
+    ring = ChunkRing(max_bytes=1 << 20, indexer=_indexer(seen))
+    for n in range(INDEX_BATCH + 1):
+        ring.append_later(b"K%d" % n)
+    assert len(seen) == INDEX_BATCH + 1  # the lag stays bounded without a reader asking
+
+
+def test_an_indexed_append_after_later_ones_needs_index_pending_first():
+    seen: list[bytes] = []
+    ring = ChunkRing(max_bytes=1 << 20, indexer=_indexer(seen))
+    ring.append_later(b"K0")
+    ring.index_pending()  # what the reader does before it scans a chunk itself
+    ring.append(b"x", [JoinPoint(0, b"pat")])
+    assert ring.joins() == [(0, JoinPoint(0, b"")), (1, JoinPoint(0, b"pat"))]
+
+
+def test_unindexed_chunks_are_not_evicted_by_age_before_they_are_scanned():
+    seen: list[bytes] = []
+    ring = ChunkRing(max_bytes=1 << 20, max_seconds=1.0, indexer=_indexer(seen))
+    ring.append_later(b"K0", now=0.0)
+    for t in range(1, 5):
+        ring.append_later(b"x", now=float(t))
+    # Older than a second, but never indexed: kept until they are.
+    assert ring.first_seq == 0 and seen == []
+    assert ring.latest_join() == (0, JoinPoint(0, b""))  # K0 is the only join point
+    ring.append_later(b"y", now=5.0)
+    # Indexed now: the old ones go, but the latest join point's chunk stays.
+    assert ring.first_seq == 0 and ring.get(0) == b"K0"
+    ring.append_later(b"K6", now=6.0)
+    ring.index_pending()
+    ring.append_later(b"z", now=7.0)
+    assert ring.first_seq == 6
+
+
+def test_byte_cap_indexes_before_it_evicts():
+    seen: list[bytes] = []
+    ring = ChunkRing(max_bytes=250, indexer=_indexer(seen))
+    for chunk in (b"K" * 100, b"b" * 100, b"c" * 100):
+        ring.append_later(chunk)
+    assert seen[0] == b"K" * 100  # scanned before the byte cap pushed it out
+    assert ring.first_seq == 1 and ring.latest_join() is None
