@@ -1,12 +1,12 @@
 """Periodic chores that ride on wake-ups the process has anyway.
 
 A process wake-up for a timer costs far more than the chore it runs (on a VM,
-~100-400 µs of CPU for a timer that finds little to do; a channel's reader is
-awake 25 times a second anyway). The bitrate sampler, the engine health checks
-and the engine statistics polls sleep with `Piggyback.sleep`: they wake at
-the first channel read after their time (the reader calls `poke` when its
-clock passes `due`: one comparison per read) or, when no channel reads,
-`slack` seconds later on their own timer.
+~100-600 µs of CPU for a timer that finds little to do: benchmarks/wakeups.py;
+a channel's reader is awake 25 times a second anyway). The bitrate sampler,
+the engine health checks and the engine statistics polls sleep with
+`Piggyback.sleep`: they wake at the first channel read after their time (the
+reader calls `poke` when its clock passes `due`: one comparison per read) or,
+when no channel reads, `slack` seconds later on their own timer.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """SilenceWatch: wakes a channel's heartbeat only once its viewers have had nothing for a while.
 
 A heartbeat that polls (wake, look, sleep) costs a process wake-up each time,
-and a wake-up is the expensive part: on a VM, ~100-400 µs of CPU for a
-timer that finds nothing to do, more than the reader's whole work per chunk.
+and a wake-up is the expensive part: on a VM, ~100-600 µs of CPU for a timer
+that finds nothing to do (benchmarks/wakeups.py), more than the reader's whole
+work per chunk.
 While data flows there is nothing to do, so the watch keeps one timer set
 `after` seconds past the latest data and moves it forward from the reader
 (`arm`) at most twice per `after`: the timer fires only when the data stops.
