@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness import (
     Bench,
@@ -133,7 +133,8 @@ def run_target(bench: Bench, args: Any, target: str, mbps: float) -> list[dict[s
             time.sleep(fill if i == 0 and not args.quick else args.warmup)
             proc.check_alive()
             spy = start_profile(args, target, n, proc.pid)
-            windows, unsteady = steady_windows(args, target, n, proc, engine, procs, rate, mbps)
+            measured = Measured(target, n, proc, engine, procs, rate, mbps)
+            windows, unsteady = steady_windows(args, measured)
             rss = proc.rss_kib()
             finish_profile(spy)
         # The median window by CPU per GB stands for the step; the others give its spread.
@@ -167,16 +168,19 @@ STEADY_PCT = (97.0, 103.0)  # a paced window counts when the clients got this % 
 MAX_UNSTEADY = 4  # windows left out per step before the step is measured anyway
 
 
-def steady_windows(
-    args: Any,
-    target: str,
-    n: int,
-    proc: Any,
-    engine: Any,
-    procs: list[Any],
-    rate: float,
-    mbps: float,
-) -> tuple[list[dict[str, Any]], int]:
+class Measured(NamedTuple):
+    """One fan-out step being measured: the target with n clients at a rate."""
+
+    target: str
+    n: int
+    proc: Any  # the target's process
+    engine: Any
+    procs: list[Any]  # the load clients
+    rate: float  # bytes/s; 0 when unpaced
+    mbps: float
+
+
+def steady_windows(args: Any, m: Measured) -> tuple[list[dict[str, Any]], int]:
     """`--repeat` windows at steady state, and how many were left out for not being.
 
     Paced, each client should get the stream's rate. A window where they got
@@ -188,27 +192,19 @@ def steady_windows(
     windows: list[dict[str, Any]] = []
     unsteady = 0
     while len(windows) < args.repeat:
-        w = measure_window(args, target, n, proc, engine, procs, rate, mbps)
-        pct = 100 * w["bytes"] / (w["seconds"] * rate * n) if rate and w["seconds"] else 100.0
+        w = measure_window(args, m)
+        pct = 100 * w["bytes"] / (w["seconds"] * m.rate * m.n) if m.rate and w["seconds"] else 100.0
         if STEADY_PCT[0] <= pct <= STEADY_PCT[1] or unsteady >= MAX_UNSTEADY or args.quick:
             windows.append(w)
         else:
             unsteady += 1
-            print(f"  {target} N={n}: window at {pct:.1f}% of the rate, measured again")
+            print(f"  {m.target} N={m.n}: window at {pct:.1f}% of the rate, measured again")
     return windows, unsteady
 
 
-def measure_window(
-    args: Any,
-    target: str,
-    n: int,
-    proc: Any,
-    engine: Any,
-    procs: list[Any],
-    rate: float,
-    mbps: float,
-) -> dict[str, Any]:
+def measure_window(args: Any, m: Measured) -> dict[str, Any]:
     """One measuring window: what the clients got, the processes' CPU."""
+    target, n, proc, engine, procs, rate, mbps = m
     for client in procs:
         client.cmd(cmd="mark")
     window = CpuWindow({"target": proc, "engine": engine, "clients": procs})

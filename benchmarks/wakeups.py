@@ -18,26 +18,27 @@ from typing import Any
 
 import uvloop
 
-from harness import base_parser, print_machine, run_main, summary, table, write_json
-
-
-def own_cpu_seconds() -> float:
-    total = 0
-    for tid in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
-            total += int(f.read().split()[0])
-    return total / 1e9
+from harness import (
+    base_parser,
+    print_machine,
+    run_main,
+    run_seconds,
+    summary,
+    table,
+    write_json,
+)
 
 
 async def sleeping(rate: float, seconds: float) -> dict[str, Any]:
     """Wake `rate` times a second for `seconds` on asyncio.sleep; CPU per wake."""
     wakes = 0
-    cpu0, start = own_cpu_seconds(), time.monotonic()
+    me = os.getpid()
+    cpu0, start = run_seconds(me), time.monotonic()
     while time.monotonic() - start < seconds:
         await asyncio.sleep(1 / rate)
         wakes += 1
     elapsed = time.monotonic() - start
-    cpu = own_cpu_seconds() - cpu0
+    cpu = run_seconds(me) - cpu0
     return {
         "rate": rate,
         "wakes": wakes,

@@ -72,6 +72,7 @@ class ChunkRing:
         Its join points were found by the caller, so every chunk before it must
         have been indexed (see `index_pending`).
         """
+        assert self._indexed_to == self.next_seq, "index_pending() before an indexed append"
         seq = self._add(chunk, now)
         self._indexed_to = seq + 1
         if joins:

@@ -45,12 +45,6 @@ class SilenceWatch:
         elif self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    def note(self, now: float) -> None:
-        """Data at `now` (what the reader does inline)."""
-        self.last = now
-        if now >= self.rearm_at:
-            self.arm(now)
-
     async def silence(self) -> None:
         """Return once `after` seconds have passed since the latest data (at once if so)."""
         if self._loop.time() - self.last >= self._after:
