@@ -6,7 +6,10 @@ channels join at a PAT. Until a PAT and PMT have been seen there are none.
 
 Only packets that start something are looked at (PAT and PMT sections, video
 PES starts: tens per second), found with bytes.find, so the cost does not grow
-with the bitrate.
+with the bitrate. A PAT or PMT that repeats the latest one is not parsed again,
+and once the muxer has flagged a keyframe with the random access indicator,
+only flagged video PES starts are taken as keyframes (an unflagged keyframe of
+such a stream is no join point: joiners start at the next flagged one).
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from acemux.streaming.ts import (
     PACKET_SIZE,
     PAT_PID,
     elementary_pids,
-    find_section_starts,
     payload,
     pmt_pid_of,
+    unit_starts,
 )
 
 H264, HEVC, MPEG2_VIDEO, MPEG1_VIDEO = 0x1B, 0x24, 0x02, 0x01
@@ -35,7 +38,15 @@ class JoinPoint:
 
 
 class StreamIndex:
-    __slots__ = ("pat", "pmt", "pmt_pid", "video_pid", "video_type", "keyframes")
+    __slots__ = (
+        "pat",
+        "pmt",
+        "pmt_pid",
+        "video_pid",
+        "video_type",
+        "keyframes",
+        "flags_keyframes",
+    )
 
     def __init__(self) -> None:
         self.pat: bytes | None = None  # latest PAT packet
@@ -44,18 +55,17 @@ class StreamIndex:
         self.video_pid: int | None = None
         self.video_type = 0
         self.keyframes = 0
+        # Has this video stream's muxer flagged a keyframe (random access
+        # indicator)? Then the flag is trusted and other video PES starts are
+        # not parsed for codec headers: that parse was most of the index's work.
+        self.flags_keyframes = False
 
     def scan(self, chunk: bytes, start: int = 0) -> list[JoinPoint]:
         """Update from an aligned chunk; return its join points in order."""
         layout = (self.pmt_pid, self.video_pid)
-        events = [(off, PAT_PID) for off in find_section_starts(chunk, PAT_PID, start)]
-        for pid in layout:
-            if pid is not None:
-                events += [(off, pid) for off in find_section_starts(chunk, pid, start)]
-        if len(events) > 1:
-            events.sort()
         joins: list[JoinPoint] = []
-        for offset, pid in events:
+        wanted = [PAT_PID, *(pid for pid in layout if pid is not None)]
+        for offset, pid in unit_starts(chunk, wanted, start):
             packet = chunk[offset : offset + PACKET_SIZE]
             if pid == PAT_PID:
                 self._on_pat(packet)
@@ -63,7 +73,7 @@ class StreamIndex:
                     joins.append(JoinPoint(offset, b""))
             elif pid == self.pmt_pid:
                 self._on_pmt(packet)
-            elif pid == self.video_pid and is_keyframe(packet, self.video_type):
+            elif pid == self.video_pid and self._is_keyframe(packet):
                 if self.pat and self.pmt:
                     self.keyframes += 1
                     joins.append(JoinPoint(offset, self.pat + self.pmt, pes_pts(packet)))
@@ -72,21 +82,55 @@ class StreamIndex:
                 return joins + self.scan(chunk, offset + PACKET_SIZE)
         return joins
 
+    def _is_keyframe(self, packet: bytes) -> bool:
+        if flags_random_access(packet):
+            self.flags_keyframes = True
+            return True
+        # Once the muxer is known to flag keyframes, an unflagged PES is none.
+        return not self.flags_keyframes and is_keyframe(packet, self.video_type)
+
     def _on_pat(self, packet: bytes) -> None:
-        self.pat = packet
+        same = _same_table(packet, self.pat)
+        self.pat = packet  # the latest copy: joiners get its continuity counter
+        if same:
+            return
         pmt_pid = pmt_pid_of(packet)
         if pmt_pid != self.pmt_pid:  # a new program layout: learn it again
             self.pmt_pid, self.pmt, self.video_pid = pmt_pid, None, None
 
     def _on_pmt(self, packet: bytes) -> None:
+        same = _same_table(packet, self.pmt)
         self.pmt = packet
+        if same:
+            return
         videos = [(t, pid) for t, pid in elementary_pids(packet) if t in VIDEO_TYPES]
-        self.video_type, self.video_pid = videos[0] if videos else (0, None)
+        layout = videos[0] if videos else (0, None)
+        if layout != (self.video_type, self.video_pid):
+            self.video_type, self.video_pid = layout
+            self.flags_keyframes = False  # a new video stream: learn its muxer again
+
+
+def _same_table(packet: bytes, latest: bytes | None) -> bool:
+    """Is this PAT or PMT packet the latest one again, but for its continuity counter?
+
+    Muxers repeat both every ~100 ms unchanged; parsing each copy again was
+    most of what indexing a chunk cost.
+    """
+    return (
+        latest is not None
+        and (packet[3] ^ latest[3]) & 0xF0 == 0
+        and packet[4:] == latest[4:]
+    )
+
+
+def flags_random_access(packet: bytes) -> bool:
+    """Does the muxer flag this packet as a random access point (adaptation field)?"""
+    return bool(packet[3] & 0x20 and packet[4] and packet[5] & 0x40)
 
 
 def is_keyframe(packet: bytes, stream_type: int) -> bool:
     """Does this video PES start a keyframe? The muxer's random access flag, else the codec's."""
-    if packet[3] & 0x20 and packet[4] and packet[5] & 0x40:
+    if flags_random_access(packet):
         return True
     data = payload(packet)
     if len(data) < 9 or data[:3] != b"\x00\x00\x01":

@@ -53,6 +53,33 @@ def find_section_starts(chunk: bytes, pid: int, start: int = 0) -> list[int]:
     return offsets
 
 
+def unit_starts(chunk: bytes, pids: list[int], start: int = 0) -> list[tuple[int, int]]:
+    """(offset, pid) of every payload-unit start of `pids` in aligned data, in order.
+
+    One strided slice of the header bytes serves every PID (find_section_starts
+    takes two slices per PID), and PIDs that share the high byte are found in
+    one search.
+    """
+    base = -(-start // PACKET_SIZE) * PACKET_SIZE
+    flags = chunk[base + 1 :: PACKET_SIZE]
+    low = chunk[base + 2 :: PACKET_SIZE]
+    wanted: dict[int, set[int]] = {}
+    for pid in pids:
+        wanted.setdefault(0x40 | (pid >> 8) & 0x1F, set()).add(pid & 0xFF)
+    found: list[tuple[int, int]] = []
+    for high, lows in wanted.items():
+        needle = bytes((high,))
+        i = flags.find(needle)
+        while i != -1:
+            at = base + i * PACKET_SIZE
+            if i < len(low) and low[i] in lows and chunk[at] == SYNC_BYTE:
+                found.append((at, (high & 0x1F) << 8 | low[i]))
+            i = flags.find(needle, i + 1)
+    if len(wanted) > 1:
+        found.sort()
+    return found
+
+
 def payload(packet: bytes) -> bytes:
     """The payload of one packet (after any adaptation field)."""
     afc = (packet[3] >> 4) & 0x3

@@ -1,6 +1,6 @@
 from acemux.fake_engine import default_loop
 from acemux.streaming.index import StreamIndex, is_keyframe
-from acemux.streaming.ts import PACKET_SIZE, packet_pid
+from acemux.streaming.ts import PACKET_SIZE, find_section_starts, packet_pid, unit_starts
 from tests.tspackets import pids
 
 CHUNK = 188 * 350
@@ -63,3 +63,58 @@ def test_no_join_points_before_the_layout_is_known():
     sample = default_loop().loop_bytes(0)
     first_pat = sample.find(b"\x47\x40\x00")
     assert StreamIndex().scan(sample[first_pat : first_pat + PACKET_SIZE]) == []
+
+
+def _without_random_access_flags(data: bytes) -> bytes:
+    out = bytearray(data)
+    for at in range(0, len(out), PACKET_SIZE):
+        if out[at + 3] & 0x20 and out[at + 4]:
+            out[at + 5] &= ~0x40
+    return bytes(out)
+
+
+def test_a_muxer_that_flags_no_keyframes_is_indexed_from_the_codec():
+    sample = default_loop().loop_bytes(0)
+    flagged = scan_all(sample, StreamIndex())
+    index = StreamIndex()
+    assert scan_all(_without_random_access_flags(sample), index) == flagged
+    assert not index.flags_keyframes
+
+
+def test_once_keyframes_are_flagged_an_unflagged_one_is_no_join_point():
+    sample = default_loop().loop_bytes(0)
+    index = StreamIndex()
+    joins = scan_all(sample, index)
+    assert index.flags_keyframes
+    offset = joins[1][0]
+    unflagged = _without_random_access_flags(sample[offset : offset + PACKET_SIZE])
+    assert is_keyframe(unflagged, index.video_type)  # the codec says it is one
+    assert index.scan(unflagged) == []  # but the muxer flags its keyframes: not taken
+    assert [j.offset for j in index.scan(sample[offset : offset + PACKET_SIZE])] == [0]
+
+
+def test_a_new_video_stream_is_learnt_again():
+    sample = default_loop().loop_bytes(0)
+    index = StreamIndex()
+    scan_all(sample, index)
+    assert index.flags_keyframes
+    pmt_at = next(at for at in range(0, len(sample), PACKET_SIZE) if packet_pid(sample, at) == 4096)
+    pmt = sample[pmt_at : pmt_at + PACKET_SIZE]
+    index.scan(pmt)
+    assert index.video_pid == 256 and index.flags_keyframes  # a repeated PMT changes nothing
+    entry = b"\x1b\xe1\x00"  # H.264 on PID 256
+    assert pmt.count(entry) == 1
+    index.scan(pmt.replace(entry, b"\x1b\xe1\x02"))  # the programme's video moves to 258
+    assert index.video_pid == 258 and not index.flags_keyframes  # its muxer is learnt again
+
+
+def test_unit_starts_of_several_pids_come_in_stream_order():
+    sample = default_loop().loop_bytes(0)
+    wanted = [0, 4096, 256, 257]
+    found = unit_starts(sample, wanted)
+    expected = sorted(
+        (at, pid) for pid in wanted for at in find_section_starts(sample, pid)
+    )
+    assert found == expected and len({pid for _, pid in found}) == 4
+    later = unit_starts(sample, wanted, start=found[10][0] + 1)
+    assert later == found[11:]
