@@ -32,33 +32,17 @@ def is_aligned(data: bytes) -> bool:
 
 
 def find_section_starts(chunk: bytes, pid: int, start: int = 0) -> list[int]:
-    """Offsets of the packets of `pid` with the payload-unit-start flag, in aligned data.
-
-    Looks at packet headers only: bytes 1 and 2 of every packet, taken with a
-    strided slice (C speed, one byte per packet), so payload bytes that happen
-    to look like a header cost nothing.
-    """
-    base = -(-start // PACKET_SIZE) * PACKET_SIZE
-    flags = chunk[base + 1 :: PACKET_SIZE]
-    low = chunk[base + 2 :: PACKET_SIZE]
-    high = bytes([0x40 | (pid >> 8) & 0x1F])
-    pid_low = pid & 0xFF
-    offsets: list[int] = []
-    i = flags.find(high)
-    while i != -1:
-        at = base + i * PACKET_SIZE
-        if i < len(low) and low[i] == pid_low and chunk[at] == SYNC_BYTE:
-            offsets.append(at)
-        i = flags.find(high, i + 1)
-    return offsets
+    """Offsets of the packets of `pid` with the payload-unit-start flag, in aligned data."""
+    return [at for at, _ in unit_starts(chunk, [pid], start)]
 
 
 def unit_starts(chunk: bytes, pids: list[int], start: int = 0) -> list[tuple[int, int]]:
     """(offset, pid) of every payload-unit start of `pids` in aligned data, in order.
 
-    One strided slice of the header bytes serves every PID (find_section_starts
-    takes two slices per PID), and PIDs that share the high byte are found in
-    one search.
+    Looks at packet headers only: bytes 1 and 2 of every packet, taken with a
+    strided slice (C speed, one byte per packet), so payload bytes that happen
+    to look like a header cost nothing. One slice serves every PID, and PIDs
+    that share the high byte are found in one search.
     """
     base = -(-start // PACKET_SIZE) * PACKET_SIZE
     flags = chunk[base + 1 :: PACKET_SIZE]

@@ -1,6 +1,6 @@
 from acemux.fake_engine import default_loop
 from acemux.streaming.index import StreamIndex, is_keyframe
-from acemux.streaming.ts import PACKET_SIZE, find_section_starts, packet_pid, unit_starts
+from acemux.streaming.ts import PACKET_SIZE, packet_pid, unit_starts
 from tests.tspackets import pids
 
 CHUNK = 188 * 350
@@ -112,9 +112,11 @@ def test_unit_starts_of_several_pids_come_in_stream_order():
     sample = default_loop().loop_bytes(0)
     wanted = [0, 4096, 256, 257]
     found = unit_starts(sample, wanted)
-    expected = sorted(
-        (at, pid) for pid in wanted for at in find_section_starts(sample, pid)
-    )
+    expected = [  # every packet looked at, one by one
+        (at, packet_pid(sample, at))
+        for at in range(0, len(sample), PACKET_SIZE)
+        if sample[at + 1] & 0x40 and packet_pid(sample, at) in wanted
+    ]
     assert found == expected and len({pid for _, pid in found}) == 4
     later = unit_starts(sample, wanted, start=found[10][0] + 1)
     assert later == found[11:]
