@@ -82,6 +82,10 @@ class StreamIndex:
                 return joins + self.scan(chunk, offset + PACKET_SIZE)
         return joins
 
+    def new_source(self) -> None:
+        """A new upstream connection: its muxer may not flag keyframes as the last one did."""
+        self.flags_keyframes = False
+
     def _is_keyframe(self, packet: bytes) -> bool:
         if flags_random_access(packet):
             self.flags_keyframes = True

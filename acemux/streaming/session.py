@@ -316,6 +316,7 @@ class ChannelSession:
         self._upstream = resp
         self._cut = None
         self._aligner.reset()  # a partial packet of the old connection is dropped
+        self._index.new_source()  # another engine or id may mux differently
         self._stream_start.begin(splice=self.ring.next_seq > 0)
         self.last_data_at = self._loop.time()
         self._first_at = None

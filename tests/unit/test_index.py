@@ -91,6 +91,8 @@ def test_once_keyframes_are_flagged_an_unflagged_one_is_no_join_point():
     assert is_keyframe(unflagged, index.video_type)  # the codec says it is one
     assert index.scan(unflagged) == []  # but the muxer flags its keyframes: not taken
     assert [j.offset for j in index.scan(sample[offset : offset + PACKET_SIZE])] == [0]
+    index.new_source()  # a new upstream connection: maybe another muxer
+    assert [j.offset for j in index.scan(unflagged)] == [0]
 
 
 def test_a_new_video_stream_is_learnt_again():
