@@ -1,8 +1,9 @@
 """Audience: everyone watching a channel, fed from its ring without slowing its reader.
 
 The reader hands each chunk to `fanout`, which writes it straight to every
-caught-up viewer's transport (one `write` per viewer per chunk, no queue,
-no task). A viewer whose socket backs up is handed to its own request task
+caught-up viewer's transport (one `write` per viewer per chunk, no queue, no
+task, no check). A viewer whose socket backs up (its transport says so, from
+inside the write: see TransportWatch) is handed to its own request task
 (`serve`), which feeds it from the ring at the pace its socket drains, moves it
 to the live edge when it falls out of the ring, and drops it when it stalls.
 """
@@ -18,7 +19,7 @@ from acemux.logs import ids
 from acemux.streaming.events import VIEWER_STALLED
 from acemux.streaming.index import JoinPoint
 from acemux.streaming.ts import null_packets
-from acemux.streaming.viewer import LiveTally, Viewer
+from acemux.streaming.viewer import LiveSet, Viewer
 
 if TYPE_CHECKING:
     from acemux.streaming.session import ChannelSession
@@ -32,41 +33,39 @@ class Audience:
     def __init__(self, session: "ChannelSession", settings: Settings) -> None:
         self._session = session
         self._ring = session.ring
-        self._high_water = settings.client_high_water
         self._stall_seconds = settings.client_stall_seconds
         self.viewers: dict[int, Viewer] = {}
-        self._live: list[Viewer] = []  # caught up: written to by fanout
-        self._tally = LiveTally()  # bytes fanout wrote to each of them
+        self._live = LiveSet(self._ring)  # caught up: written to by fanout
         self.bytes_out_departed = 0  # bytes sent to viewers that have left
 
     @property
     def bytes_out(self) -> int:
         return self.bytes_out_departed + sum(v.bytes_sent for v in self.viewers.values())
 
-    def fanout(self, seq: int, chunk: bytes) -> None:
-        """Write a chunk to every caught-up viewer; hand backed-up ones to their task.
+    def fanout(self, chunk: bytes) -> None:
+        """Write a chunk to every caught-up viewer: one call per viewer, the hot path.
 
-        The per-viewer work is one check and one write: this loop is the hot path.
+        A transport that backs up on this write hands its viewer to the
+        viewer's task (Viewer.backed_up), which marks the set stale: the next
+        chunk goes to the viewers still live.
         """
-        high = self._high_water
-        fell_behind = False
-        for viewer in self._live:
-            transport = viewer.transport
-            if transport.get_write_buffer_size() > high or transport.is_closing():
-                viewer.leave_live()
-                viewer.cursor = seq
-                viewer.wake()
-                fell_behind = True
-                continue
-            transport.write(chunk)
-        self._tally.bytes += len(chunk)
-        if fell_behind:
-            self._live = [v for v in self._live if v.live]
+        live = self._live
+        if live.stale:
+            live.rebuild()
+        writes = iter(live.writes)
+        while True:
+            try:
+                for write in writes:
+                    write(chunk)
+                break
+            except RuntimeError:  # its handle closed under the loop; connection_lost follows
+                live.stale = True
+        live.bytes += len(chunk)
 
     def send_filler(self) -> None:
         """Null packets to caught-up viewers, so players keep a silent stream open."""
-        for viewer in self._live:
-            if viewer.backlog() <= self._high_water and not viewer.transport.is_closing():
+        for viewer in self._live.viewers:
+            if viewer.live and not viewer.transport.is_closing():
                 viewer.send(FILLER)
 
     def end_all(self, reason: str) -> None:
@@ -98,9 +97,7 @@ class Audience:
         finally:
             self.viewers.pop(viewer.id, None)
             self.bytes_out_departed += viewer.bytes_sent
-            if viewer.live:
-                viewer.leave_live()
-                self._live = [v for v in self._live if v is not viewer]
+            viewer.leave_live()
             session.events.viewer_left(session, viewer, viewer.end_reason or "disconnected")
 
     def _place_new_viewer(self, viewer: Viewer) -> None:
@@ -109,8 +106,7 @@ class Audience:
             # Nothing decodable held yet: null packets at once, so the player
             # sees a stream, then the next chunk the engine sends.
             viewer.send(FILLER)
-            viewer.go_live(self._tally)
-            self._live.append(viewer)
+            viewer.cursor = self._ring.next_seq
         else:
             self._send_from_join(viewer, join)
 
@@ -130,7 +126,7 @@ class Audience:
             if viewer.transport.is_closing():
                 viewer.end("viewer disconnected")
                 return
-            if viewer.backlog() > self._high_water:
+            if viewer.paused:
                 await self._wait_drained(viewer, drain)
                 continue
             if viewer.cursor < ring.first_seq:
@@ -138,8 +134,7 @@ class Audience:
                 continue
             chunk = ring.get(viewer.cursor)
             if chunk is None:  # reached the newest chunk: the reader takes over
-                viewer.go_live(self._tally)
-                self._live.append(viewer)
+                viewer.go_live(self._live)
                 return
             viewer.send(chunk)
             viewer.cursor += 1

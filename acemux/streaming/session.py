@@ -363,7 +363,7 @@ class ChannelSession:
         if not chunk:
             return
         if self._stream_start.settled and self._reconnect_asked is None:
-            seq = self.ring.append_later(chunk, now)
+            self.ring.append_later(chunk, now)
         else:
             chunk, seq = self._start_or_cut(chunk, now)
             if seq is None:
@@ -374,7 +374,7 @@ class ChannelSession:
             quiet.arm(now)
         if now >= self._piggyback.due:
             self._piggyback.poke(now)
-        self.audience.fanout(seq, chunk)
+        self.audience.fanout(chunk)
         if self._data_waiters:
             self._wake_data_waiters()
 

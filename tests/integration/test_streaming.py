@@ -93,6 +93,39 @@ async def test_stalled_viewer_does_not_hold_back_others(engine, http):
     assert engine.stats.playback_connections == 1
 
 
+async def test_a_viewer_that_backs_up_is_fed_from_the_ring_without_a_gap(engine, http):
+    engine.faults.prebuffer_seconds = 0.5  # the viewer attaches before the first byte
+    engine.faults.start_mode = "start_of_file"  # so the engine's bytes are known
+    engine.faults.rate = 20
+    loop = asyncio.get_running_loop()
+    async with running_proxy(engine.url, client_high_water=64 * 1024) as proxy:
+        registry = proxy.app[REGISTRY]
+        async with StalledViewer(proxy.port, f"/ace/getstream?id={CID}") as stalled:
+            await wait_until(lambda: (s := registry.find(CID)) and len(s.viewers) == 1)
+            viewer = next(iter(registry.find(CID).viewers.values()))
+            # It reads nothing: its transport backs up and says so; the reader stops
+            # writing to it, and its own task will go on from the next chunk.
+            await wait_until(lambda: viewer.paused and not viewer.live, timeout=10)
+            live_bytes = viewer.bytes_sent  # written live, most of it still in kernel buffers
+            received = bytearray()
+            async with asyncio.timeout(15):
+                # Now it reads as fast as it can: fed from the ring, it catches up.
+                while not viewer.live or len(received) < live_bytes + 500_000:
+                    received += await loop.sock_recv(stalled.sock, 65536)
+            assert viewer.skips == 0 and not viewer.paused
+    body = bytes(received).split(b"\r\n\r\n", 1)[1]
+    body = body[: len(body) - len(body) % 188]
+    assert_whole_packets(body)
+    sent = strip_null_packets(body)
+    tsloop = default_loop()
+    loops = len(sent) // len(tsloop.loop_bytes(0)) + 1
+    expected = b"".join(tsloop.loop_bytes(k) for k in range(loops))  # the engine loops
+    n = min(len(sent), len(expected))
+    assert n > live_bytes + 400_000
+    # Every byte the engine sent, once and in order, across the move off and back on.
+    assert sent[:n] == expected[:n]
+
+
 async def test_stop_once_after_the_grace_period(engine, http):
     async with running_proxy(engine.url, grace_seconds=1.0) as proxy:
         url = f"{proxy.url}/ace/getstream?id={CID}"
