@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -75,6 +76,14 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         metavar="DIR",
         help="record a py-spy profile (raw format) of each acemux process for its whole life "
         "into DIR and summarise it at the end; the sampling perturbs the figures",
+    )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run the servers (acemux or the baseline, and the engines) on the first CPU and "
+        "the load clients on the others, so where the scheduler puts each process does "
+        "not vary from one target to the next",
     )
     return parser
 
@@ -267,8 +276,10 @@ def print_machine(src: Path = ROOT) -> dict[str, str]:
 # -- processes --------------------------------------------------------------------------
 
 
-def _child_setup() -> None:
+def _child_setup(cpus: frozenset[int] | None = None) -> None:
     """Runs in each child before exec: own process group, dies with us, enough fds."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)  # its threads, made later, inherit it
     os.setpgid(0, 0)  # Ctrl+C reaches the driver only; it stops the children in order
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -290,6 +301,7 @@ class Proc:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         pipes: bool = False,
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -302,7 +314,7 @@ class Proc:
             stderr=self._log,
             env=env,
             cwd=cwd,
-            preexec_fn=_child_setup,  # noqa: PLW1509 (the drivers run no threads)
+            preexec_fn=functools.partial(_child_setup, cpus),  # noqa: PLW1509 (no threads)
         )
         self.pid = self.popen.pid
         self._cpu_at_exit: float | None = None
@@ -368,7 +380,14 @@ class Proc:
 class Clients(Proc):
     """A load-client process (loadclient.py), driven by JSON lines on stdin/stdout."""
 
-    def __init__(self, name: str, args: Sequence[str], log_dir: Path, max_seconds: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str],
+        log_dir: Path,
+        max_seconds: float,
+        cpus: frozenset[int] | None = None,
+    ) -> None:
         argv = [
             sys.executable,
             str(HERE / "loadclient.py"),
@@ -376,7 +395,7 @@ class Clients(Proc):
             f"{max_seconds:.0f}",
             *args,
         ]
-        super().__init__(name, argv, log_dir, pipes=True)
+        super().__init__(name, argv, log_dir, pipes=True, cpus=cpus)
         self._buf = b""
 
     def cmd(self, timeout: float = 30.0, **request: Any) -> dict[str, Any]:
@@ -424,6 +443,7 @@ class Bench:
         self.spy_dir: Path | None = getattr(args, "py_spy", None)
         self.acemux_flags = [part for flag in args.acemux_flag for part in flag.split("=", 1)]
         self.spies: list[tuple[subprocess.Popen, Path, Proc]] = []
+        self.server_cpus, self.client_cpus = _pinning(getattr(args, "pin", False))
 
     def __enter__(self) -> Self:
         signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -521,7 +541,7 @@ class Bench:
         """
         for attempt in range(3):
             port = free_port()
-            proc = self.spawn(name, argv(port), **kw)
+            proc = self.spawn(name, argv(port), cpus=self.server_cpus, **kw)
             url = f"http://127.0.0.1:{port}"
             try:
                 ready(url, proc)
@@ -619,9 +639,17 @@ class Bench:
         )
 
     def clients(self, name: str, args: Sequence[str], max_seconds: float) -> Clients:
-        proc = Clients(name, args, self.log_dir, max_seconds)
+        proc = Clients(name, args, self.log_dir, max_seconds, cpus=self.client_cpus)
         self.procs.append(proc)
         return proc
+
+
+def _pinning(pin: bool) -> tuple[frozenset[int] | None, frozenset[int] | None]:
+    """(server CPUs, client CPUs) for --pin: the first CPU, and the rest; None: unpinned."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None, None
+    return frozenset(cpus[:1]), frozenset(cpus[1:])
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
