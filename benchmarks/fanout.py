@@ -80,6 +80,13 @@ def parse_args() -> Any:
     parser.add_argument(
         "--repeat", type=int, default=3, help="windows per step; the median one is reported"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="fresh processes per target and rate, the targets taking turns (A B, then B A): "
+        "each figure is the mean over the rounds, so a process's luck counts once per round",
+    )
     parser.add_argument("--client-procs", type=int, default=2, help="load-client processes")
     parser.add_argument(
         "--read-size",
@@ -104,6 +111,7 @@ def parse_args() -> Any:
         args.warmup = min(args.warmup, 0.2)
         args.window = min(args.window, 0.5)
         args.repeat = 1
+        args.rounds = 1
         args.client_procs = 1
     return args
 
@@ -186,6 +194,22 @@ class Measured(NamedTuple):
     procs: list[Any]  # the load clients
     rate: float  # bytes/s; 0 when unpaced
     mbps: float
+
+
+def mean_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One target's steps over its rounds: the mean of each figure, the range of CPU per GB."""
+    rows = []
+    for steps in zip(*runs):
+        row = dict(steps[0])
+        for key, value in steps[0].items():
+            if isinstance(value, float) and key not in ("cpu_s_per_gb_min", "cpu_s_per_gb_max"):
+                row[key] = sum(step[key] for step in steps) / len(steps)
+        row["cpu_s_per_gb_min"] = min(step["cpu_s_per_gb_min"] for step in steps)
+        row["cpu_s_per_gb_max"] = max(step["cpu_s_per_gb_max"] for step in steps)
+        row["unsteady_windows"] = sum(step["unsteady_windows"] for step in steps)
+        row["rounds_cpu_s_per_gb"] = [step["cpu_s_per_gb"] for step in steps]
+        rows.append(row)
+    return rows
 
 
 def steady_windows(args: Any, m: Measured) -> tuple[list[dict[str, Any]], int]:
@@ -300,11 +324,16 @@ def main() -> int:
     machine = print_machine(args.src)
     if args.pin:
         print("pinned: the servers (target, engine) on the first CPU, the load clients on the rest")
-    results: dict[str, list[dict[str, Any]]] = {}
+    if args.rounds > 1:
+        print(f"{args.rounds} rounds, the targets taking turns; each figure is their mean")
+    rounds: dict[str, list[list[dict[str, Any]]]] = {}
     with Bench(args) as bench:
         for mbps in args.mbps:
-            for target in targets:
-                results[f"{target}@{mbps:g}"] = run_target(bench, args, target, mbps)
+            for i in range(args.rounds):
+                for target in targets if i % 2 == 0 else targets[::-1]:
+                    rows = run_target(bench, args, target, mbps)
+                    rounds.setdefault(f"{target}@{mbps:g}", []).append(rows)
+    results = {key: mean_rows(runs) for key, runs in rounds.items()}
 
     unpaced = any(not m for m in args.mbps)
     headers = [
@@ -361,7 +390,12 @@ def main() -> int:
             if b is None:
                 continue
             ratio = r["cpu_s_per_gb"] / b["cpu_s_per_gb"] if b["cpu_s_per_gb"] else float("nan")
-            ratios.append([label, r["clients"], r["cpu_s_per_gb"], b["cpu_s_per_gb"], ratio])
+            by_round = "  ".join(
+                f"{x / y:.2f}" for x, y in zip(r["rounds_cpu_s_per_gb"], b["rounds_cpu_s_per_gb"])
+            )
+            ratios.append(
+                [label, r["clients"], r["cpu_s_per_gb"], b["cpu_s_per_gb"], ratio, by_round]
+            )
             if r["clients"] in BAR_CLIENTS and not math.isnan(ratio):
                 parts.append(
                     f"{label} N={r['clients']} CPU/GB {ratio:.2f}x floor (bar <= "
@@ -384,7 +418,8 @@ def main() -> int:
                 )
     if ratios:
         print()
-        print(table(["rate", "N", "acemux s/GB", "floor s/GB", "ratio"], ratios))
+        headers = ["rate", "N", "acemux s/GB", "floor s/GB", "ratio", "ratio by round"]
+        print(table(headers, ratios))
     if not parts and results:
         last = list(results.values())[0][-1]
         parts.append(f"N={last['clients']} {last['cpu_s_per_gb']:.3f} s/GB")
