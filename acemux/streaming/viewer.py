@@ -43,7 +43,7 @@ class LiveSet:
         self._ring = ring
 
     def add(self, viewer: "Viewer") -> None:
-        """Add a viewer that is not live: a stale set may still hold its old place, dropped first."""
+        """Add a viewer going live; a stale set still holding its old place drops that first."""
         if self.stale:
             self.rebuild()
         self.viewers.append(viewer)
